@@ -1,0 +1,184 @@
+/**
+ * `sql/migrate.ts` against a real Postgres: the real migrations apply, each once, also when two
+ * processes start at once; a failing one leaves nothing behind and says which file failed.
+ * And the test harness itself: the default test database really sorts like a locale does.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { afterEach, describe, expect, inject, test } from 'vitest';
+import { listMigrations, migrate } from '../sql/migrate.ts';
+import { withClient } from './pg/admin.ts';
+import { createTestDb, type TestDb } from './pg/db.ts';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function emptyDb(): Promise<TestDb> {
+  const db = await createTestDb({ empty: true });
+  cleanups.push(db.drop);
+  return db;
+}
+
+/** A folder of migrations written for one test. */
+async function migrationsDir(files: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'treesync-migrations-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  for (const [name, sql] of Object.entries(files)) await writeFile(join(dir, name), sql);
+  return dir;
+}
+
+async function recorded(db: TestDb): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>(
+    'select name from treesync.migrations order by name',
+  );
+  return rows.map((r) => r.name);
+}
+
+describe('migrate', () => {
+  test('applies every migration of sql/ to an empty database, in order, and records each', async () => {
+    const db = await emptyDb();
+    const files = await listMigrations();
+    const client = await db.client();
+    try {
+      const { applied } = await migrate(client);
+      expect(applied).toEqual(files);
+    } finally {
+      client.release();
+    }
+    expect(await recorded(db)).toEqual(files);
+    const { rows } = await db.query('select * from treesync.migrations where applied_at is null');
+    expect(rows).toEqual([]);
+  });
+
+  test('a second run applies nothing', async () => {
+    const db = await emptyDb();
+    const client = await db.client();
+    try {
+      await migrate(client);
+      expect(await migrate(client)).toEqual({ applied: [] });
+    } finally {
+      client.release();
+    }
+  });
+
+  test('two processes migrating at once: both succeed, each file is applied once', async () => {
+    const db = await emptyDb();
+    // Not idempotent, and slow enough that the two runs overlap: applying a file twice fails.
+    const dir = await migrationsDir({
+      '000001-a.sql': 'create table treesync.a (id int); select pg_sleep(0.3);',
+      '000002-b.sql': 'create table treesync.b (id int);',
+    });
+    const clients = [new pg.Client(db.url), new pg.Client(db.url)];
+    await Promise.all(clients.map((c) => c.connect()));
+    try {
+      const results = await Promise.all(clients.map((c) => migrate(c, { dir })));
+      const applied = results.flatMap((r) => r.applied).sort();
+      expect(applied).toEqual(['000001-a.sql', '000002-b.sql']);
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+    expect(await recorded(db)).toEqual(['000001-a.sql', '000002-b.sql']);
+  });
+
+  test('a failing migration rolls back, names the file, and releases the lock', async () => {
+    const db = await emptyDb();
+    const dir = await migrationsDir({
+      '000001-ok.sql': 'create table treesync.ok (id int);',
+      '000002-broken.sql': 'create table treesync.half (id int);\nselect * from no_such_table;',
+    });
+    const client = await db.client();
+    try {
+      await expect(migrate(client, { dir })).rejects.toThrow(
+        /000002-broken\.sql.*"no_such_table" does not exist \(line 2\)/,
+      );
+      // The connection is usable (not left in an aborted transaction) and holds no lock.
+      const { rows } = await client.query(
+        `select to_regclass('treesync.ok') is not null as ok,
+                to_regclass('treesync.half') is not null as half,
+                (select count(*)::int from pg_locks l join pg_database d on d.oid = l.database
+                  where l.locktype = 'advisory' and d.datname = current_database()) as locks`,
+      );
+      expect(rows[0]).toEqual({ ok: true, half: false, locks: 0 });
+    } finally {
+      client.release();
+    }
+    expect(await recorded(db)).toEqual(['000001-ok.sql']);
+  });
+
+  test('a misnamed or doubly numbered file is refused before the database is touched', async () => {
+    const misnamed = await migrationsDir({ '000001-a.sql': '', 'seed.sql': '' });
+    await expect(listMigrations(misnamed)).rejects.toThrow(/seed\.sql: not a migration name/);
+    const twice = await migrationsDir({ '000001-a.sql': '', '000001-b.sql': '' });
+    await expect(listMigrations(twice)).rejects.toThrow(/000001-a\.sql and 000001-b\.sql/);
+  });
+});
+
+describe('npm run migrate', () => {
+  const run = (env: NodeJS.ProcessEnv) =>
+    promisify(execFile)(process.execPath, ['--import', 'tsx', 'sql/migrate-cli.ts'], {
+      env: { ...process.env, ...env },
+    }).then(
+      ({ stdout }) => ({ code: 0, stdout, stderr: '' }),
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+
+  test('applies, then reports up to date', async () => {
+    const db = await emptyDb();
+    const files = await listMigrations();
+    const first = await run({ DATABASE_URL: db.url });
+    expect(first.code).toBe(0);
+    for (const file of files) expect(first.stdout).toContain(`applied ${file}`);
+    const second = await run({ DATABASE_URL: db.url });
+    expect(second).toMatchObject({ code: 0, stdout: 'up to date\n' });
+  });
+
+  test('without DATABASE_URL it says so and exits 1', async () => {
+    const result = await run({ DATABASE_URL: '' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('DATABASE_URL is not set');
+  });
+});
+
+describe('test databases', () => {
+  test('the default one sorts by an ICU locale (en-US), so a missing collate "C" shows', async () => {
+    const db = await createTestDb();
+    cleanups.push(db.drop);
+    const { rows } = await db.query(
+      `select 'a' < 'B' as a_before_b, datlocprovider as provider, datlocale as locale
+         from pg_database where datname = current_database()`,
+    );
+    expect(rows[0]).toEqual({ a_before_b: true, provider: 'i', locale: 'en-US' });
+  });
+
+  test('the "c" one sorts byte by byte', async () => {
+    const db = await createTestDb({ collation: 'c' });
+    cleanups.push(db.drop);
+    const { rows } = await db.query(`select 'a' < 'B' as a_before_b`);
+    expect(rows[0]).toEqual({ a_before_b: false });
+  });
+
+  test('the templates are migrated and refuse connections, so cloning never waits', async () => {
+    const templates = inject('pgTemplates');
+    const { rows } = await withClient(inject('pgAdminUrl'), (admin) =>
+      admin.query(
+        `select datname, datallowconn, datlocprovider from pg_database
+          where datname = any($1) order by datname collate "C"`,
+        [[templates.c, templates.icu]],
+      ),
+    );
+    expect(rows).toEqual([
+      { datname: templates.c, datallowconn: false, datlocprovider: 'c' },
+      { datname: templates.icu, datallowconn: false, datlocprovider: 'i' },
+    ]);
+    // A clone carries the template's migrations.
+    const db = await createTestDb();
+    cleanups.push(db.drop);
+    expect(await recorded(db)).toEqual(await listMigrations());
+  });
+});

@@ -1,0 +1,417 @@
+-- schema treesync, described by test/pg/describe-schema.ts
+
+create type treesync.op as (
+  idx integer,
+  ts text collate "C",
+  type text collate "C",
+  node text collate "C",
+  parent text collate "C",
+  pos text collate "C",
+  key text collate "C",
+  value jsonb
+);
+
+create table treesync.fields (
+  tree text collate "C" not null,
+  node text collate "C" not null,
+  key text collate "C" not null,
+  value jsonb not null,
+  ts text collate "C" not null
+);
+
+create table treesync.migrations (
+  name text collate "C" not null,
+  applied_at timestamp with time zone not null default now()
+);
+
+create table treesync.moves (
+  tree text collate "C" not null,
+  ts text collate "C" not null,
+  node text collate "C" not null,
+  parent text collate "C" not null,
+  pos text collate "C" not null,
+  old_parent text collate "C",
+  old_pos text collate "C",
+  applied boolean not null
+);
+
+create table treesync.nodes (
+  tree text collate "C" not null,
+  id text collate "C" not null,
+  parent text collate "C",
+  pos text collate "C" not null default ''::text
+);
+
+create table treesync.ops (
+  tree text collate "C" not null,
+  seq bigint not null,
+  ts text collate "C" not null,
+  type text collate "C" not null,
+  node text collate "C" not null,
+  parent text collate "C",
+  pos text collate "C",
+  key text collate "C",
+  value jsonb
+);
+
+create table treesync.trees (
+  id text collate "C" not null,
+  seq bigint not null default 0,
+  created_at timestamp with time zone not null default now()
+);
+
+alter table treesync.fields add constraint fields_pkey PRIMARY KEY (tree, node, key);
+
+alter table treesync.migrations add constraint migrations_pkey PRIMARY KEY (name);
+
+alter table treesync.moves add constraint moves_pkey PRIMARY KEY (tree, ts);
+
+alter table treesync.nodes add constraint nodes_pkey PRIMARY KEY (tree, id);
+
+alter table treesync.ops add constraint ops_pkey PRIMARY KEY (tree, seq);
+
+alter table treesync.ops add constraint ops_tree_ts_key UNIQUE (tree, ts);
+
+alter table treesync.ops add constraint ops_type_check CHECK ((type = ANY (ARRAY['move'::text, 'set'::text])));
+
+alter table treesync.trees add constraint trees_pkey PRIMARY KEY (id);
+
+CREATE UNIQUE INDEX fields_pkey ON treesync.fields USING btree (tree, node, key);
+
+CREATE UNIQUE INDEX migrations_pkey ON treesync.migrations USING btree (name);
+
+CREATE UNIQUE INDEX moves_pkey ON treesync.moves USING btree (tree, ts);
+
+CREATE UNIQUE INDEX nodes_pkey ON treesync.nodes USING btree (tree, id);
+
+CREATE UNIQUE INDEX ops_pkey ON treesync.ops USING btree (tree, seq);
+
+CREATE UNIQUE INDEX ops_tree_ts_key ON treesync.ops USING btree (tree, ts);
+
+CREATE UNIQUE INDEX trees_pkey ON treesync.trees USING btree (id);
+
+CREATE OR REPLACE FUNCTION treesync.apply_ops(p_tree text, p_ops jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET enable_material TO 'off'
+AS $function$
+declare
+  v_max_value_bytes integer :=
+    coalesce(nullif(current_setting('treesync.max_value_bytes', true), '')::integer, 65536);
+  v_seq bigint;
+  v_bad record;
+  v_ops treesync.op[];
+  v_new treesync.op[];
+  v_accepted integer;
+  v_oldest_new text collate "C";
+  v_newest_logged text collate "C";
+  v_undone integer := 0;
+  v_skipped integer := 0;
+  r record;
+  v_found boolean;
+  v_old_parent text collate "C";
+  v_old_pos text collate "C";
+  v_applied boolean;
+  v_parent_exists boolean;
+  v_cycle boolean;
+  -- new log entries, and changed ones, written in bulk after the loop
+  v_log_ts text[] := '{}';
+  v_log_node text[] := '{}';
+  v_log_parent text[] := '{}';
+  v_log_pos text[] := '{}';
+  v_log_old_parent text[] := '{}';
+  v_log_old_pos text[] := '{}';
+  v_log_applied boolean[] := '{}';
+  v_fix_ts text[] := '{}';
+  v_fix_old_parent text[] := '{}';
+  v_fix_old_pos text[] := '{}';
+  v_fix_applied boolean[] := '{}';
+begin
+  -- 1. Serialise the merges of this tree. The lock is held until commit, so two merges never
+  --    interleave (interleaved cycle checks could each pass and together make a cycle), and seqs
+  --    become visible in order.
+  select t.seq into v_seq from treesync.trees t where t.id = p_tree for update;
+  if not found then
+    raise exception using
+      errcode = 'TS003',
+      message = format('tree %s does not exist', coalesce(quote_literal(p_tree), 'null'));
+  end if;
+
+  -- 2. Validate every operation before anything is written; name the first bad one.
+  if p_ops is null or jsonb_typeof(p_ops) <> 'array' then
+    raise exception using
+      errcode = 'TS001',
+      message = 'operations must be a JSON array';
+  end if;
+
+  select e.idx - 1 as idx, treesync.op_problem(e.op, v_max_value_bytes) as problem
+    into v_bad
+    from jsonb_array_elements(p_ops) with ordinality as e(op, idx)
+   where treesync.op_problem(e.op, v_max_value_bytes) is not null
+   order by e.idx
+   limit 1;
+  if found then
+    raise exception using
+      errcode = 'TS001',
+      message = format('operation %s: %s', v_bad.idx, v_bad.problem),
+      detail = jsonb_build_object('index', v_bad.idx)::text;
+  end if;
+
+  select coalesce(array_agg(row(
+           e.idx - 1, e.op ->> 'ts', e.op ->> 'type', e.op ->> 'node', e.op ->> 'parent',
+           e.op ->> 'pos', e.op ->> 'key',
+           case when e.op ->> 'type' = 'set' then e.op -> 'value' end
+         )::treesync.op order by e.idx), '{}')
+    into v_ops
+    from jsonb_array_elements(p_ops) with ordinality as e(op, idx);
+
+  -- 3. A ts is an operation's identity: the same ts again with the same content is a duplicate,
+  --    with other content a conflict (within the batch, or with what is stored).
+  select o.idx, o.ts, 'is repeated in the batch with other content' as why
+    into v_bad
+    from (select u.idx, u.ts, u.type, u.node, u.parent, u.pos, u.key, u.value,
+                 first_value(u) over (partition by u.ts order by u.idx) as f
+            from unnest(v_ops) u) o
+   where (o.type, o.node, o.parent, o.pos, o.key, o.value)
+         is distinct from ((o.f).type, (o.f).node, (o.f).parent, (o.f).pos, (o.f).key, (o.f).value)
+   order by o.idx
+   limit 1;
+  if not found then
+    select o.idx, o.ts, 'is already stored with other content' as why
+      into v_bad
+      from unnest(v_ops) o
+      join treesync.ops s on s.tree = p_tree and s.ts = o.ts
+     where (o.type, o.node, o.parent, o.pos, o.key, o.value)
+           is distinct from (s.type, s.node, s.parent, s.pos, s.key, s.value)
+     order by o.idx
+     limit 1;
+  end if;
+  if found then
+    raise exception using
+      errcode = 'TS002',
+      message = format('operation %s: ts %s %s', v_bad.idx, v_bad.ts, v_bad.why),
+      detail = jsonb_build_object('index', v_bad.idx, 'ts', v_bad.ts)::text;
+  end if;
+
+  select coalesce(array_agg(row(o.*)::treesync.op order by o.idx), '{}')
+    into v_new
+    from (select distinct on (u.ts) u.* from unnest(v_ops) u order by u.ts, u.idx) o
+   where not exists (select from treesync.ops s where s.tree = p_tree and s.ts = o.ts);
+  v_accepted := cardinality(v_new);
+
+  -- 4. Store the new operations, in batch order, with the next seqs.
+  insert into treesync.ops (tree, seq, ts, type, node, parent, pos, key, value)
+  select p_tree, v_seq + row_number() over (order by o.idx), o.ts, o.type, o.node, o.parent,
+         o.pos, o.key, o.value
+    from unnest(v_new) o;
+  if v_accepted > 0 then
+    update treesync.trees set seq = v_seq + v_accepted where id = p_tree;
+  end if;
+
+  -- 5. Moves. When the oldest new move is older than the newest logged one, undo every logged
+  --    move after it. Undoing them one by one in reverse order would restore each node to where
+  --    its first applied move after that point found it, so do exactly that, in one statement
+  --    (a node whose first such move created it did not exist then).
+  select min(o.ts) into v_oldest_new from unnest(v_new) o where o.type = 'move';
+  if v_oldest_new is not null then
+    select max(m.ts) into v_newest_logged from treesync.moves m where m.tree = p_tree;
+    if v_newest_logged > v_oldest_new then
+      with first_applied as (
+        select distinct on (m.node) m.node, m.old_parent, m.old_pos
+          from treesync.moves m
+         where m.tree = p_tree and m.ts > v_oldest_new and m.applied
+         order by m.node, m.ts
+      ), created as (
+        delete from treesync.nodes n
+         using first_applied f
+         where n.tree = p_tree and n.id = f.node and f.old_parent is null
+      )
+      update treesync.nodes n
+         set parent = f.old_parent, pos = f.old_pos
+        from first_applied f
+       where n.tree = p_tree and n.id = f.node and f.old_parent is not null;
+
+      select count(*) into v_undone from treesync.moves m
+       where m.tree = p_tree and m.ts > v_oldest_new;
+    end if;
+
+    -- 6. Apply the new moves and redo the undone ones, all in timestamp order.
+    for r in
+      select m.ts, m.node, m.parent, m.pos, m.old_parent, m.old_pos, m.applied, false as is_new
+        from treesync.moves m
+       where m.tree = p_tree and m.ts > v_oldest_new
+      union all
+      select o.ts, o.node, o.parent, o.pos, null, null, null, true
+        from unnest(v_new) o
+       where o.type = 'move'
+      order by 1
+    loop
+      select n.parent, n.pos into v_old_parent, v_old_pos
+        from treesync.nodes n where n.tree = p_tree and n.id = r.node;
+      v_found := found;
+      v_applied := false;
+
+      if r.node = r.parent then
+        -- A node under itself: the smallest cycle.
+        null;
+      elsif not v_found then
+        -- Creating a node: it has no descendants yet, so only its parent's existence matters.
+        insert into treesync.nodes (tree, id, parent, pos)
+        select p_tree, r.node, r.parent, r.pos
+         where exists (select from treesync.nodes n where n.tree = p_tree and n.id = r.parent);
+        v_applied := found;
+      elsif v_old_parent = r.parent then
+        -- Staying under the same parent cannot make a cycle: only the order key changes.
+        update treesync.nodes n set pos = r.pos where n.tree = p_tree and n.id = r.node;
+        v_applied := true;
+      else
+        -- Walk up from the new parent: the move is skipped if the parent does not exist or if
+        -- the node is found on the way (it would become its own ancestor). The tree has no
+        -- cycle, so the walk ends at ROOT or TRASH; no depth limit.
+        with recursive up(id, parent) as (
+          select n.id, n.parent from treesync.nodes n where n.tree = p_tree and n.id = r.parent
+          union all
+          select n.id, n.parent
+            from up join treesync.nodes n on n.tree = p_tree and n.id = up.parent
+           where up.id <> r.node
+        )
+        select count(*) > 0, coalesce(bool_or(up.id = r.node), false)
+          into v_parent_exists, v_cycle
+          from up;
+        if v_parent_exists and not v_cycle then
+          update treesync.nodes n set parent = r.parent, pos = r.pos
+           where n.tree = p_tree and n.id = r.node;
+          v_applied := true;
+        end if;
+      end if;
+
+      if not v_found then
+        v_old_parent := null;
+        v_old_pos := null;
+      end if;
+      if r.is_new then
+        v_skipped := v_skipped + (not v_applied)::integer;
+        v_log_ts := v_log_ts || r.ts::text;
+        v_log_node := v_log_node || r.node::text;
+        v_log_parent := v_log_parent || r.parent::text;
+        v_log_pos := v_log_pos || r.pos::text;
+        v_log_old_parent := v_log_old_parent || v_old_parent::text;
+        v_log_old_pos := v_log_old_pos || v_old_pos::text;
+        v_log_applied := v_log_applied || v_applied;
+      elsif (r.old_parent, r.old_pos, r.applied) is distinct from (v_old_parent, v_old_pos, v_applied) then
+        v_fix_ts := v_fix_ts || r.ts::text;
+        v_fix_old_parent := v_fix_old_parent || v_old_parent::text;
+        v_fix_old_pos := v_fix_old_pos || v_old_pos::text;
+        v_fix_applied := v_fix_applied || v_applied;
+      end if;
+    end loop;
+
+    -- 7. Write the log: the new entries, and the redone entries whose outcome changed.
+    insert into treesync.moves (tree, ts, node, parent, pos, old_parent, old_pos, applied)
+    select p_tree, l.ts, l.node, l.parent, l.pos, l.old_parent, l.old_pos, l.applied
+      from unnest(v_log_ts, v_log_node, v_log_parent, v_log_pos, v_log_old_parent, v_log_old_pos,
+                  v_log_applied) as l(ts, node, parent, pos, old_parent, old_pos, applied);
+
+    update treesync.moves m
+       set old_parent = f.old_parent, old_pos = f.old_pos, applied = f.applied
+      from unnest(v_fix_ts, v_fix_old_parent, v_fix_old_pos, v_fix_applied)
+           as f(ts, old_parent, old_pos, applied)
+     where m.tree = p_tree and m.ts = f.ts collate "C";
+  end if;
+
+  -- 8. Sets: last writer wins per (node, key); within the batch only the newest counts.
+  insert into treesync.fields as f (tree, node, key, value, ts)
+  select distinct on (o.node, o.key) p_tree, o.node, o.key, o.value, o.ts
+    from unnest(v_new) o
+   where o.type = 'set'
+   order by o.node, o.key, o.ts desc
+  on conflict (tree, node, key) do update
+     set value = excluded.value, ts = excluded.ts
+   where f.ts < excluded.ts;
+
+  return jsonb_build_object(
+    'seq', v_seq + v_accepted,
+    'accepted', v_accepted,
+    'duplicates', cardinality(v_ops) - v_accepted,
+    'first_seq', case when v_accepted > 0 then v_seq + 1 end,
+    'undone', v_undone,
+    'redone', v_undone,
+    'skipped', v_skipped
+  );
+end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.create_tree(p_tree text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+AS $function$
+begin
+  if p_tree is null or not (p_tree collate "C" ~ '^[A-Za-z0-9_-]{1,64}$') then
+    raise exception using
+      errcode = 'TS004',
+      message = format('tree id %s is not [A-Za-z0-9_-]{1,64}', coalesce(quote_literal(p_tree), 'null'));
+  end if;
+
+  insert into treesync.trees (id) values (p_tree) on conflict do nothing;
+  if not found then
+    return false;
+  end if;
+
+  insert into treesync.nodes (tree, id, parent, pos)
+  values (p_tree, 'ROOT', null, ''), (p_tree, 'TRASH', null, '');
+  return true;
+end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.op_problem(p_op jsonb, p_max_value_bytes integer)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  select case
+    when jsonb_typeof(p_op) is distinct from 'object' then
+      'an operation must be a JSON object'
+    when jsonb_typeof(p_op -> 'ts') is distinct from 'string' then
+      'ts must be a string'
+    when not ((p_op ->> 'ts') collate "C" ~ '^[0-9]{13}\.[0-9]{5}\.[A-Za-z0-9_-]{1,32}$') then
+      format('ts %s is not a timestamp of the form WWWWWWWWWWWWW.CCCCC.replica', p_op -> 'ts')
+    when jsonb_typeof(p_op -> 'node') is distinct from 'string' then
+      'node must be a string'
+    when not ((p_op ->> 'node') collate "C" ~ '^[A-Za-z0-9_-]{1,64}$') then
+      format('node %s is not a node id ([A-Za-z0-9_-]{1,64})', p_op -> 'node')
+    when p_op ->> 'type' = 'move' then
+      case
+        when p_op ->> 'node' in ('ROOT', 'TRASH') then
+          format('%s can never be moved', p_op ->> 'node')
+        when jsonb_typeof(p_op -> 'parent') is distinct from 'string' then
+          'parent must be a string'
+        when not ((p_op ->> 'parent') collate "C" ~ '^[A-Za-z0-9_-]{1,64}$') then
+          format('parent %s is not a node id ([A-Za-z0-9_-]{1,64})', p_op -> 'parent')
+        when jsonb_typeof(p_op -> 'pos') is distinct from 'string' then
+          'pos must be a string'
+        when not ((p_op ->> 'pos') collate "C" ~ '^[\x20-\x7e]{0,128}$') then
+          'pos must be printable ASCII of at most 128 bytes'
+        when p_op - '{ts,type,node,parent,pos}'::text[] <> '{}'::jsonb then
+          'a move has only the fields ts, type, node, parent, pos'
+      end
+    when p_op ->> 'type' = 'set' then
+      case
+        when jsonb_typeof(p_op -> 'key') is distinct from 'string' then
+          'key must be a string'
+        when not ((p_op ->> 'key') collate "C" ~ '^[A-Za-z0-9_.-]{1,64}$') then
+          format('key %s is not a field key ([A-Za-z0-9_.-]{1,64})', p_op -> 'key')
+        when not (p_op ? 'value') then
+          'a set needs a value (null removes the field)'
+        when octet_length((p_op -> 'value')::text) > p_max_value_bytes then
+          format('value is larger than %s bytes', p_max_value_bytes)
+        when p_op - '{ts,type,node,key,value}'::text[] <> '{}'::jsonb then
+          'a set has only the fields ts, type, node, key, value'
+      end
+    else
+      'type must be "move" or "set"'
+  end
+$function$

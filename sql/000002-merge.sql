@@ -11,7 +11,9 @@
 -- What is wrong with one operation, as a sentence, or null when it is valid.
 -- `p_max_value_bytes` bounds the serialised size of a `set` value. One expression without
 -- sub-selects, and stable like format(), so that Postgres inlines it into the query that
--- validates a batch instead of calling it once per operation.
+-- validates a batch instead of calling it once per operation. The patterns have no counted
+-- repetitions ({1,64}): Postgres' regex engine makes those several times slower, so lengths
+-- and the fixed '.' positions of a timestamp are checked apart.
 create function treesync.op_problem(p_op jsonb, p_max_value_bytes integer)
 returns text
 language sql
@@ -23,11 +25,13 @@ as $$
       'an operation must be a JSON object'
     when jsonb_typeof(p_op -> 'ts') is distinct from 'string' then
       'ts must be a string'
-    when not ((p_op ->> 'ts') collate "C" ~ '^[0-9]{13}\.[0-9]{5}\.[A-Za-z0-9_-]{1,32}$') then
+    when not ((p_op ->> 'ts') collate "C" ~ '^[0-9]+\.[0-9]+\.[A-Za-z0-9_-]+$'
+              and substr(p_op ->> 'ts', 14, 1) = '.' and substr(p_op ->> 'ts', 20, 1) = '.'
+              and length(p_op ->> 'ts') <= 52) then
       format('ts %s is not a timestamp of the form WWWWWWWWWWWWW.CCCCC.replica', p_op -> 'ts')
     when jsonb_typeof(p_op -> 'node') is distinct from 'string' then
       'node must be a string'
-    when not ((p_op ->> 'node') collate "C" ~ '^[A-Za-z0-9_-]{1,64}$') then
+    when not ((p_op ->> 'node') collate "C" ~ '^[A-Za-z0-9_-]+$' and length(p_op ->> 'node') <= 64) then
       format('node %s is not a node id ([A-Za-z0-9_-]{1,64})', p_op -> 'node')
     when p_op ->> 'type' = 'move' then
       case
@@ -35,11 +39,12 @@ as $$
           format('%s can never be moved', p_op ->> 'node')
         when jsonb_typeof(p_op -> 'parent') is distinct from 'string' then
           'parent must be a string'
-        when not ((p_op ->> 'parent') collate "C" ~ '^[A-Za-z0-9_-]{1,64}$') then
+        when not ((p_op ->> 'parent') collate "C" ~ '^[A-Za-z0-9_-]+$'
+                  and length(p_op ->> 'parent') <= 64) then
           format('parent %s is not a node id ([A-Za-z0-9_-]{1,64})', p_op -> 'parent')
         when jsonb_typeof(p_op -> 'pos') is distinct from 'string' then
           'pos must be a string'
-        when not ((p_op ->> 'pos') collate "C" ~ '^[\x20-\x7e]{0,128}$') then
+        when not ((p_op ->> 'pos') collate "C" ~ '^[ -~]*$' and octet_length(p_op ->> 'pos') <= 128) then
           'pos must be printable ASCII of at most 128 bytes'
         when p_op - '{ts,type,node,parent,pos}'::text[] <> '{}'::jsonb then
           'a move has only the fields ts, type, node, parent, pos'
@@ -48,7 +53,7 @@ as $$
       case
         when jsonb_typeof(p_op -> 'key') is distinct from 'string' then
           'key must be a string'
-        when not ((p_op ->> 'key') collate "C" ~ '^[A-Za-z0-9_.-]{1,64}$') then
+        when not ((p_op ->> 'key') collate "C" ~ '^[A-Za-z0-9_.-]+$' and length(p_op ->> 'key') <= 64) then
           format('key %s is not a field key ([A-Za-z0-9_.-]{1,64})', p_op -> 'key')
         when not (p_op ? 'value') then
           'a set needs a value (null removes the field)'
@@ -126,6 +131,8 @@ declare
   v_oldest_new text collate "C";
   v_newest_logged text collate "C";
   v_undone integer := 0;
+  -- nodes created in bulk by this batch (5a), with the ts of their creation
+  v_created jsonb := '{}';
   v_skipped integer := 0;
   r record;
   v_found boolean;
@@ -226,16 +233,40 @@ begin
     from unnest(v_new) o;
   if v_accepted > 0 then
     update treesync.trees set seq = v_seq + v_accepted where id = p_tree;
+    -- Tell listeners (every server process) at commit that the tree's seq grew.
+    perform pg_notify('treesync_seq', jsonb_build_object('tree', p_tree, 'seq', v_seq + v_accepted)::text);
   end if;
 
   -- 5. Moves. When the oldest new move is older than the newest logged one, undo every logged
   --    move after it. Undoing them one by one in reverse order would restore each node to where
-  --    its first applied move after that point found it, so do exactly that, in one statement
+  --    its first applied move after that point found it, so do exactly that, once per node
   --    (a node whose first such move created it did not exist then).
   select min(o.ts) into v_oldest_new from unnest(v_new) o where o.type = 'move';
   if v_oldest_new is not null then
     select max(m.ts) into v_newest_logged from treesync.moves m where m.tree = p_tree;
-    if v_newest_logged > v_oldest_new then
+    if v_newest_logged is null or v_newest_logged < v_oldest_new then
+      -- 5a. Nothing to undo: every new move comes after the log. Then a node that exists keeps
+      --     existing, so a move that creates a node under a parent that already exists is
+      --     applied whatever else the batch does (a new node has no descendants: no cycle).
+      --     Apply those creations in bulk, the common case of a growing tree. The loop below
+      --     does the rest; to it, such a node exists only from its creation's ts on.
+      with creation as materialized (
+        select c.ts, c.node, c.parent, c.pos
+          from (select o.ts, o.node, o.parent, o.pos, count(*) over (partition by o.node) as moves
+                  from unnest(v_new) o
+                 where o.type = 'move') c
+         where c.moves = 1
+           and not exists (select from treesync.nodes n where n.tree = p_tree and n.id = c.node)
+           and exists (select from treesync.nodes n where n.tree = p_tree and n.id = c.parent)
+      ), created as (
+        insert into treesync.nodes (tree, id, parent, pos)
+        select p_tree, c.node, c.parent, c.pos from creation c order by c.node
+      ), logged as (
+        insert into treesync.moves (tree, ts, node, parent, pos, old_parent, old_pos, applied)
+        select p_tree, c.ts, c.node, c.parent, c.pos, null, null, true from creation c order by c.ts
+      )
+      select coalesce(jsonb_object_agg(c.node, c.ts), '{}') into v_created from creation c;
+    else
       for r in
         select distinct on (m.node) m.node, m.old_parent, m.old_pos
           from treesync.moves m
@@ -258,11 +289,11 @@ begin
     for r in
       select m.ts, m.node, m.parent, m.pos, m.old_parent, m.old_pos, m.applied, false as is_new
         from treesync.moves m
-       where m.tree = p_tree and m.ts > v_oldest_new
+       where v_undone > 0 and m.tree = p_tree and m.ts > v_oldest_new
       union all
       select o.ts, o.node, o.parent, o.pos, null, null, null, true
         from unnest(v_new) o
-       where o.type = 'move'
+       where o.type = 'move' and not v_created ? o.node
       order by 1
     loop
       select n.parent, n.pos into v_old_parent, v_old_pos
@@ -275,10 +306,12 @@ begin
         null;
       elsif not v_found then
         -- Creating a node: it has no descendants yet, so only its parent's existence matters.
-        insert into treesync.nodes (tree, id, parent, pos)
-        select p_tree, r.node, r.parent, r.pos
-         where exists (select from treesync.nodes n where n.tree = p_tree and n.id = r.parent);
-        v_applied := found;
+        if not coalesce(v_created ->> r.parent > r.ts, false) then
+          insert into treesync.nodes (tree, id, parent, pos)
+          select p_tree, r.node, r.parent, r.pos
+           where exists (select from treesync.nodes n where n.tree = p_tree and n.id = r.parent);
+          v_applied := found;
+        end if;
       elsif v_old_parent = r.parent then
         -- Staying under the same parent cannot make a cycle: only the order key changes.
         update treesync.nodes n set pos = r.pos where n.tree = p_tree and n.id = r.node;
@@ -298,7 +331,8 @@ begin
         select count(*) > 0, coalesce(bool_or(up.id = r.node), false)
           into v_parent_exists, v_cycle
           from up;
-        if v_parent_exists and not v_cycle then
+        if v_parent_exists and not v_cycle
+           and not coalesce(v_created ->> r.parent > r.ts, false) then
           update treesync.nodes n set parent = r.parent, pos = r.pos
            where n.tree = p_tree and n.id = r.node;
           v_applied := true;

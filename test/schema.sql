@@ -110,6 +110,8 @@ declare
   v_oldest_new text collate "C";
   v_newest_logged text collate "C";
   v_undone integer := 0;
+  -- nodes created in bulk by this batch (5a), with the ts of their creation
+  v_created jsonb := '{}';
   v_skipped integer := 0;
   r record;
   v_found boolean;
@@ -118,7 +120,7 @@ declare
   v_applied boolean;
   v_parent_exists boolean;
   v_cycle boolean;
-  -- new log entries, and changed ones, written in bulk after the loop
+  -- the new log entries, written in one statement after the loop
   v_log_ts text[] := '{}';
   v_log_node text[] := '{}';
   v_log_parent text[] := '{}';
@@ -126,10 +128,6 @@ declare
   v_log_old_parent text[] := '{}';
   v_log_old_pos text[] := '{}';
   v_log_applied boolean[] := '{}';
-  v_fix_ts text[] := '{}';
-  v_fix_old_parent text[] := '{}';
-  v_fix_old_pos text[] := '{}';
-  v_fix_applied boolean[] := '{}';
 begin
   -- 1. Serialise the merges of this tree. The lock is held until commit, so two merges never
   --    interleave (interleaved cycle checks could each pass and together make a cycle), and seqs
@@ -148,7 +146,7 @@ begin
       message = 'operations must be a JSON array';
   end if;
 
-  select e.idx - 1 as idx, treesync.op_problem(e.op, v_max_value_bytes) as problem
+  select e.idx - 1 as idx, e.op
     into v_bad
     from jsonb_array_elements(p_ops) with ordinality as e(op, idx)
    where treesync.op_problem(e.op, v_max_value_bytes) is not null
@@ -157,7 +155,8 @@ begin
   if found then
     raise exception using
       errcode = 'TS001',
-      message = format('operation %s: %s', v_bad.idx, v_bad.problem),
+      message = format('operation %s: %s', v_bad.idx,
+                       treesync.op_problem(v_bad.op, v_max_value_bytes)),
       detail = jsonb_build_object('index', v_bad.idx)::text;
   end if;
 
@@ -181,10 +180,13 @@ begin
    order by o.idx
    limit 1;
   if not found then
+    -- (a lateral subquery that cannot be flattened: one lookup by key per operation)
     select o.idx, o.ts, 'is already stored with other content' as why
       into v_bad
       from unnest(v_ops) o
-      join treesync.ops s on s.tree = p_tree and s.ts = o.ts
+      cross join lateral (
+        select s.* from treesync.ops s where s.tree = p_tree and s.ts = o.ts offset 0
+      ) s
      where (o.type, o.node, o.parent, o.pos, o.key, o.value)
            is distinct from (s.type, s.node, s.parent, s.pos, s.key, s.value)
      order by o.idx
@@ -210,30 +212,53 @@ begin
     from unnest(v_new) o;
   if v_accepted > 0 then
     update treesync.trees set seq = v_seq + v_accepted where id = p_tree;
+    -- Tell listeners (every server process) at commit that the tree's seq grew.
+    perform pg_notify('treesync_seq', jsonb_build_object('tree', p_tree, 'seq', v_seq + v_accepted)::text);
   end if;
 
   -- 5. Moves. When the oldest new move is older than the newest logged one, undo every logged
   --    move after it. Undoing them one by one in reverse order would restore each node to where
-  --    its first applied move after that point found it, so do exactly that, in one statement
+  --    its first applied move after that point found it, so do exactly that, once per node
   --    (a node whose first such move created it did not exist then).
   select min(o.ts) into v_oldest_new from unnest(v_new) o where o.type = 'move';
   if v_oldest_new is not null then
     select max(m.ts) into v_newest_logged from treesync.moves m where m.tree = p_tree;
-    if v_newest_logged > v_oldest_new then
-      with first_applied as (
+    if v_newest_logged is null or v_newest_logged < v_oldest_new then
+      -- 5a. Nothing to undo: every new move comes after the log. Then a node that exists keeps
+      --     existing, so a move that creates a node under a parent that already exists is
+      --     applied whatever else the batch does (a new node has no descendants: no cycle).
+      --     Apply those creations in bulk, the common case of a growing tree. The loop below
+      --     does the rest; to it, such a node exists only from its creation's ts on.
+      with creation as materialized (
+        select c.ts, c.node, c.parent, c.pos
+          from (select o.ts, o.node, o.parent, o.pos, count(*) over (partition by o.node) as moves
+                  from unnest(v_new) o
+                 where o.type = 'move') c
+         where c.moves = 1
+           and not exists (select from treesync.nodes n where n.tree = p_tree and n.id = c.node)
+           and exists (select from treesync.nodes n where n.tree = p_tree and n.id = c.parent)
+      ), created as (
+        insert into treesync.nodes (tree, id, parent, pos)
+        select p_tree, c.node, c.parent, c.pos from creation c order by c.node
+      ), logged as (
+        insert into treesync.moves (tree, ts, node, parent, pos, old_parent, old_pos, applied)
+        select p_tree, c.ts, c.node, c.parent, c.pos, null, null, true from creation c order by c.ts
+      )
+      select coalesce(jsonb_object_agg(c.node, c.ts), '{}') into v_created from creation c;
+    else
+      for r in
         select distinct on (m.node) m.node, m.old_parent, m.old_pos
           from treesync.moves m
          where m.tree = p_tree and m.ts > v_oldest_new and m.applied
          order by m.node, m.ts
-      ), created as (
-        delete from treesync.nodes n
-         using first_applied f
-         where n.tree = p_tree and n.id = f.node and f.old_parent is null
-      )
-      update treesync.nodes n
-         set parent = f.old_parent, pos = f.old_pos
-        from first_applied f
-       where n.tree = p_tree and n.id = f.node and f.old_parent is not null;
+      loop
+        if r.old_parent is null then
+          delete from treesync.nodes n where n.tree = p_tree and n.id = r.node;
+        else
+          update treesync.nodes n set parent = r.old_parent, pos = r.old_pos
+           where n.tree = p_tree and n.id = r.node;
+        end if;
+      end loop;
 
       select count(*) into v_undone from treesync.moves m
        where m.tree = p_tree and m.ts > v_oldest_new;
@@ -243,11 +268,11 @@ begin
     for r in
       select m.ts, m.node, m.parent, m.pos, m.old_parent, m.old_pos, m.applied, false as is_new
         from treesync.moves m
-       where m.tree = p_tree and m.ts > v_oldest_new
+       where v_undone > 0 and m.tree = p_tree and m.ts > v_oldest_new
       union all
       select o.ts, o.node, o.parent, o.pos, null, null, null, true
         from unnest(v_new) o
-       where o.type = 'move'
+       where o.type = 'move' and not v_created ? o.node
       order by 1
     loop
       select n.parent, n.pos into v_old_parent, v_old_pos
@@ -260,10 +285,12 @@ begin
         null;
       elsif not v_found then
         -- Creating a node: it has no descendants yet, so only its parent's existence matters.
-        insert into treesync.nodes (tree, id, parent, pos)
-        select p_tree, r.node, r.parent, r.pos
-         where exists (select from treesync.nodes n where n.tree = p_tree and n.id = r.parent);
-        v_applied := found;
+        if not coalesce(v_created ->> r.parent > r.ts, false) then
+          insert into treesync.nodes (tree, id, parent, pos)
+          select p_tree, r.node, r.parent, r.pos
+           where exists (select from treesync.nodes n where n.tree = p_tree and n.id = r.parent);
+          v_applied := found;
+        end if;
       elsif v_old_parent = r.parent then
         -- Staying under the same parent cannot make a cycle: only the order key changes.
         update treesync.nodes n set pos = r.pos where n.tree = p_tree and n.id = r.node;
@@ -271,18 +298,20 @@ begin
       else
         -- Walk up from the new parent: the move is skipped if the parent does not exist or if
         -- the node is found on the way (it would become its own ancestor). The tree has no
-        -- cycle, so the walk ends at ROOT or TRASH; no depth limit.
-        with recursive up(id, parent) as (
-          select n.id, n.parent from treesync.nodes n where n.tree = p_tree and n.id = r.parent
+        -- cycle, so the walk ends after ROOT or TRASH (a null id); no depth limit. Each step is
+        -- a scalar subquery: one lookup by key, whatever the planner thinks of the table.
+        with recursive up(id) as (
+          select n.id from treesync.nodes n where n.tree = p_tree and n.id = r.parent
           union all
-          select n.id, n.parent
-            from up join treesync.nodes n on n.tree = p_tree and n.id = up.parent
+          select (select n.parent from treesync.nodes n where n.tree = p_tree and n.id = up.id)
+            from up
            where up.id <> r.node
         )
         select count(*) > 0, coalesce(bool_or(up.id = r.node), false)
           into v_parent_exists, v_cycle
           from up;
-        if v_parent_exists and not v_cycle then
+        if v_parent_exists and not v_cycle
+           and not coalesce(v_created ->> r.parent > r.ts, false) then
           update treesync.nodes n set parent = r.parent, pos = r.pos
            where n.tree = p_tree and n.id = r.node;
           v_applied := true;
@@ -303,24 +332,18 @@ begin
         v_log_old_pos := v_log_old_pos || v_old_pos::text;
         v_log_applied := v_log_applied || v_applied;
       elsif (r.old_parent, r.old_pos, r.applied) is distinct from (v_old_parent, v_old_pos, v_applied) then
-        v_fix_ts := v_fix_ts || r.ts::text;
-        v_fix_old_parent := v_fix_old_parent || v_old_parent::text;
-        v_fix_old_pos := v_fix_old_pos || v_old_pos::text;
-        v_fix_applied := v_fix_applied || v_applied;
+        -- A redone move whose outcome changed: the log must say what really happened.
+        update treesync.moves m
+           set old_parent = v_old_parent, old_pos = v_old_pos, applied = v_applied
+         where m.tree = p_tree and m.ts = r.ts;
       end if;
     end loop;
 
-    -- 7. Write the log: the new entries, and the redone entries whose outcome changed.
+    -- 7. Log the new moves.
     insert into treesync.moves (tree, ts, node, parent, pos, old_parent, old_pos, applied)
     select p_tree, l.ts, l.node, l.parent, l.pos, l.old_parent, l.old_pos, l.applied
       from unnest(v_log_ts, v_log_node, v_log_parent, v_log_pos, v_log_old_parent, v_log_old_pos,
                   v_log_applied) as l(ts, node, parent, pos, old_parent, old_pos, applied);
-
-    update treesync.moves m
-       set old_parent = f.old_parent, old_pos = f.old_pos, applied = f.applied
-      from unnest(v_fix_ts, v_fix_old_parent, v_fix_old_pos, v_fix_applied)
-           as f(ts, old_parent, old_pos, applied)
-     where m.tree = p_tree and m.ts = f.ts collate "C";
   end if;
 
   -- 8. Sets: last writer wins per (node, key); within the batch only the newest counts.
@@ -370,18 +393,20 @@ $function$
 CREATE OR REPLACE FUNCTION treesync.op_problem(p_op jsonb, p_max_value_bytes integer)
  RETURNS text
  LANGUAGE sql
- IMMUTABLE PARALLEL SAFE
+ STABLE PARALLEL SAFE
 AS $function$
   select case
     when jsonb_typeof(p_op) is distinct from 'object' then
       'an operation must be a JSON object'
     when jsonb_typeof(p_op -> 'ts') is distinct from 'string' then
       'ts must be a string'
-    when not ((p_op ->> 'ts') collate "C" ~ '^[0-9]{13}\.[0-9]{5}\.[A-Za-z0-9_-]{1,32}$') then
+    when not ((p_op ->> 'ts') collate "C" ~ '^[0-9]+\.[0-9]+\.[A-Za-z0-9_-]+$'
+              and substr(p_op ->> 'ts', 14, 1) = '.' and substr(p_op ->> 'ts', 20, 1) = '.'
+              and length(p_op ->> 'ts') <= 52) then
       format('ts %s is not a timestamp of the form WWWWWWWWWWWWW.CCCCC.replica', p_op -> 'ts')
     when jsonb_typeof(p_op -> 'node') is distinct from 'string' then
       'node must be a string'
-    when not ((p_op ->> 'node') collate "C" ~ '^[A-Za-z0-9_-]{1,64}$') then
+    when not ((p_op ->> 'node') collate "C" ~ '^[A-Za-z0-9_-]+$' and length(p_op ->> 'node') <= 64) then
       format('node %s is not a node id ([A-Za-z0-9_-]{1,64})', p_op -> 'node')
     when p_op ->> 'type' = 'move' then
       case
@@ -389,11 +414,12 @@ AS $function$
           format('%s can never be moved', p_op ->> 'node')
         when jsonb_typeof(p_op -> 'parent') is distinct from 'string' then
           'parent must be a string'
-        when not ((p_op ->> 'parent') collate "C" ~ '^[A-Za-z0-9_-]{1,64}$') then
+        when not ((p_op ->> 'parent') collate "C" ~ '^[A-Za-z0-9_-]+$'
+                  and length(p_op ->> 'parent') <= 64) then
           format('parent %s is not a node id ([A-Za-z0-9_-]{1,64})', p_op -> 'parent')
         when jsonb_typeof(p_op -> 'pos') is distinct from 'string' then
           'pos must be a string'
-        when not ((p_op ->> 'pos') collate "C" ~ '^[\x20-\x7e]{0,128}$') then
+        when not ((p_op ->> 'pos') collate "C" ~ '^[ -~]*$' and octet_length(p_op ->> 'pos') <= 128) then
           'pos must be printable ASCII of at most 128 bytes'
         when p_op - '{ts,type,node,parent,pos}'::text[] <> '{}'::jsonb then
           'a move has only the fields ts, type, node, parent, pos'
@@ -402,7 +428,7 @@ AS $function$
       case
         when jsonb_typeof(p_op -> 'key') is distinct from 'string' then
           'key must be a string'
-        when not ((p_op ->> 'key') collate "C" ~ '^[A-Za-z0-9_.-]{1,64}$') then
+        when not ((p_op ->> 'key') collate "C" ~ '^[A-Za-z0-9_.-]+$' and length(p_op ->> 'key') <= 64) then
           format('key %s is not a field key ([A-Za-z0-9_.-]{1,64})', p_op -> 'key')
         when not (p_op ? 'value') then
           'a set needs a value (null removes the field)'

@@ -107,27 +107,8 @@ declare
   v_ops treesync.op[];
   v_new treesync.op[];
   v_accepted integer;
-  v_oldest_new text collate "C";
-  v_newest_logged text collate "C";
-  v_undone integer := 0;
-  -- nodes created in bulk by this batch (5a), with the ts of their creation
-  v_created jsonb := '{}';
-  v_skipped integer := 0;
-  r record;
-  v_found boolean;
-  v_old_parent text collate "C";
-  v_old_pos text collate "C";
-  v_applied boolean;
-  v_parent_exists boolean;
-  v_cycle boolean;
-  -- the new log entries, written in one statement after the loop
-  v_log_ts text[] := '{}';
-  v_log_node text[] := '{}';
-  v_log_parent text[] := '{}';
-  v_log_pos text[] := '{}';
-  v_log_old_parent text[] := '{}';
-  v_log_old_pos text[] := '{}';
-  v_log_applied boolean[] := '{}';
+  v_undone integer;
+  v_skipped integer;
 begin
   -- 1. Serialise the merges of this tree. The lock is held until commit, so two merges never
   --    interleave (interleaved cycle checks could each pass and together make a cycle), and seqs
@@ -216,137 +197,11 @@ begin
     perform pg_notify('treesync_seq', jsonb_build_object('tree', p_tree, 'seq', v_seq + v_accepted)::text);
   end if;
 
-  -- 5. Moves. When the oldest new move is older than the newest logged one, undo every logged
-  --    move after it. Undoing them one by one in reverse order would restore each node to where
-  --    its first applied move after that point found it, so do exactly that, once per node
-  --    (a node whose first such move created it did not exist then).
-  select min(o.ts) into v_oldest_new from unnest(v_new) o where o.type = 'move';
-  if v_oldest_new is not null then
-    select max(m.ts) into v_newest_logged from treesync.moves m where m.tree = p_tree;
-    if v_newest_logged is null or v_newest_logged < v_oldest_new then
-      -- 5a. Nothing to undo: every new move comes after the log. Then a node that exists keeps
-      --     existing, so a move that creates a node under a parent that already exists is
-      --     applied whatever else the batch does (a new node has no descendants: no cycle).
-      --     Apply those creations in bulk, the common case of a growing tree. The loop below
-      --     does the rest; to it, such a node exists only from its creation's ts on.
-      with creation as materialized (
-        select c.ts, c.node, c.parent, c.pos
-          from (select o.ts, o.node, o.parent, o.pos, count(*) over (partition by o.node) as moves
-                  from unnest(v_new) o
-                 where o.type = 'move') c
-         where c.moves = 1
-           and not exists (select from treesync.nodes n where n.tree = p_tree and n.id = c.node)
-           and exists (select from treesync.nodes n where n.tree = p_tree and n.id = c.parent)
-      ), created as (
-        insert into treesync.nodes (tree, id, parent, pos)
-        select p_tree, c.node, c.parent, c.pos from creation c order by c.node
-      ), logged as (
-        insert into treesync.moves (tree, ts, node, parent, pos, old_parent, old_pos, applied)
-        select p_tree, c.ts, c.node, c.parent, c.pos, null, null, true from creation c order by c.ts
-      )
-      select coalesce(jsonb_object_agg(c.node, c.ts), '{}') into v_created from creation c;
-    else
-      for r in
-        select distinct on (m.node) m.node, m.old_parent, m.old_pos
-          from treesync.moves m
-         where m.tree = p_tree and m.ts > v_oldest_new and m.applied
-         order by m.node, m.ts
-      loop
-        if r.old_parent is null then
-          delete from treesync.nodes n where n.tree = p_tree and n.id = r.node;
-        else
-          update treesync.nodes n set parent = r.old_parent, pos = r.old_pos
-           where n.tree = p_tree and n.id = r.node;
-        end if;
-      end loop;
+  -- 5. Moves, merged in timestamp order (merge_moves).
+  select m.undone, m.skipped into v_undone, v_skipped
+    from treesync.merge_moves(p_tree, array(select o from unnest(v_new) o where o.type = 'move')) m;
 
-      select count(*) into v_undone from treesync.moves m
-       where m.tree = p_tree and m.ts > v_oldest_new;
-    end if;
-
-    -- 6. Apply the new moves and redo the undone ones, all in timestamp order.
-    for r in
-      select m.ts, m.node, m.parent, m.pos, m.old_parent, m.old_pos, m.applied, false as is_new
-        from treesync.moves m
-       where v_undone > 0 and m.tree = p_tree and m.ts > v_oldest_new
-      union all
-      select o.ts, o.node, o.parent, o.pos, null, null, null, true
-        from unnest(v_new) o
-       where o.type = 'move' and not v_created ? o.node
-      order by 1
-    loop
-      select n.parent, n.pos into v_old_parent, v_old_pos
-        from treesync.nodes n where n.tree = p_tree and n.id = r.node;
-      v_found := found;
-      v_applied := false;
-
-      if r.node = r.parent then
-        -- A node under itself: the smallest cycle.
-        null;
-      elsif not v_found then
-        -- Creating a node: it has no descendants yet, so only its parent's existence matters.
-        if not coalesce(v_created ->> r.parent > r.ts, false) then
-          insert into treesync.nodes (tree, id, parent, pos)
-          select p_tree, r.node, r.parent, r.pos
-           where exists (select from treesync.nodes n where n.tree = p_tree and n.id = r.parent);
-          v_applied := found;
-        end if;
-      elsif v_old_parent = r.parent then
-        -- Staying under the same parent cannot make a cycle: only the order key changes.
-        update treesync.nodes n set pos = r.pos where n.tree = p_tree and n.id = r.node;
-        v_applied := true;
-      else
-        -- Walk up from the new parent: the move is skipped if the parent does not exist or if
-        -- the node is found on the way (it would become its own ancestor). The tree has no
-        -- cycle, so the walk ends after ROOT or TRASH (a null id); no depth limit. Each step is
-        -- a scalar subquery: one lookup by key, whatever the planner thinks of the table.
-        with recursive up(id) as (
-          select n.id from treesync.nodes n where n.tree = p_tree and n.id = r.parent
-          union all
-          select (select n.parent from treesync.nodes n where n.tree = p_tree and n.id = up.id)
-            from up
-           where up.id <> r.node
-        )
-        select count(*) > 0, coalesce(bool_or(up.id = r.node), false)
-          into v_parent_exists, v_cycle
-          from up;
-        if v_parent_exists and not v_cycle
-           and not coalesce(v_created ->> r.parent > r.ts, false) then
-          update treesync.nodes n set parent = r.parent, pos = r.pos
-           where n.tree = p_tree and n.id = r.node;
-          v_applied := true;
-        end if;
-      end if;
-
-      if not v_found then
-        v_old_parent := null;
-        v_old_pos := null;
-      end if;
-      if r.is_new then
-        v_skipped := v_skipped + (not v_applied)::integer;
-        v_log_ts := v_log_ts || r.ts::text;
-        v_log_node := v_log_node || r.node::text;
-        v_log_parent := v_log_parent || r.parent::text;
-        v_log_pos := v_log_pos || r.pos::text;
-        v_log_old_parent := v_log_old_parent || v_old_parent::text;
-        v_log_old_pos := v_log_old_pos || v_old_pos::text;
-        v_log_applied := v_log_applied || v_applied;
-      elsif (r.old_parent, r.old_pos, r.applied) is distinct from (v_old_parent, v_old_pos, v_applied) then
-        -- A redone move whose outcome changed: the log must say what really happened.
-        update treesync.moves m
-           set old_parent = v_old_parent, old_pos = v_old_pos, applied = v_applied
-         where m.tree = p_tree and m.ts = r.ts;
-      end if;
-    end loop;
-
-    -- 7. Log the new moves.
-    insert into treesync.moves (tree, ts, node, parent, pos, old_parent, old_pos, applied)
-    select p_tree, l.ts, l.node, l.parent, l.pos, l.old_parent, l.old_pos, l.applied
-      from unnest(v_log_ts, v_log_node, v_log_parent, v_log_pos, v_log_old_parent, v_log_old_pos,
-                  v_log_applied) as l(ts, node, parent, pos, old_parent, old_pos, applied);
-  end if;
-
-  -- 8. Sets: last writer wins per (node, key); within the batch only the newest counts.
+  -- 6. Sets: last writer wins per (node, key); within the batch only the newest counts.
   insert into treesync.fields as f (tree, node, key, value, ts)
   select distinct on (o.node, o.key) p_tree, o.node, o.key, o.value, o.ts
     from unnest(v_new) o
@@ -387,6 +242,280 @@ begin
   insert into treesync.nodes (tree, id, parent, pos)
   values (p_tree, 'ROOT', null, ''), (p_tree, 'TRASH', null, '');
   return true;
+end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.merge_moves(p_tree text, p_moves treesync.op[], OUT undone integer, OUT skipped integer)
+ RETURNS record
+ LANGUAGE plpgsql
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET enable_material TO 'off'
+AS $function$
+declare
+  v_oldest_new text collate "C";
+  v_newest_logged text collate "C";
+  v_late boolean;
+  v_walks boolean;
+  v_start text[];
+  v_parent_ids text[];
+  -- The loaded part of the tree. A node is a slot 1..n; slot 0 is "none" (the parent of ROOT
+  -- and TRASH). s_* is the state being computed, db_* the state in the database.
+  v_slot jsonb;
+  s_id text[];
+  s_parent integer[];
+  s_pos text[];
+  s_exists boolean[];
+  db_parent integer[];
+  db_pos text[];
+  db_exists boolean[];
+  v_loaded integer;
+  v_missing text[];
+  r record;
+  v_x integer;
+  v_p integer;
+  v_a integer;
+  v_steps integer;
+  v_old_exists boolean;
+  v_old_parent integer;
+  v_old_pos text;
+  v_applied boolean;
+  v_old_parent_id text;
+  -- the new log entries
+  l_ts text[] := '{}';
+  l_node text[] := '{}';
+  l_parent text[] := '{}';
+  l_pos text[] := '{}';
+  l_old_parent text[] := '{}';
+  l_old_pos text[] := '{}';
+  l_applied boolean[] := '{}';
+  -- redone log entries whose outcome changed
+  f_ts text[] := '{}';
+  f_old_parent text[] := '{}';
+  f_old_pos text[] := '{}';
+  f_applied boolean[] := '{}';
+  -- what to write back to nodes
+  w_insert_id text[] := '{}';
+  w_insert_parent text[] := '{}';
+  w_insert_pos text[] := '{}';
+  w_update_id text[] := '{}';
+  w_update_parent text[] := '{}';
+  w_update_pos text[] := '{}';
+  -- id -> [parent, pos] (and ts -> [old_parent, old_pos, applied]) for the updates by key
+  v_values jsonb;
+  w_delete text[] := '{}';
+begin
+  undone := 0;
+  skipped := 0;
+  select min(m.ts) into v_oldest_new from unnest(p_moves) m;
+  if v_oldest_new is null then
+    return;
+  end if;
+  select max(m.ts) into v_newest_logged from treesync.moves m where m.tree = p_tree;
+  v_late := v_newest_logged > v_oldest_new;
+
+  -- 1. The ids the window names: its nodes, their parents, and (for logged moves) the parents
+  --    they replaced, which undoing puts back.
+  select array_agg(distinct x.id) into v_start
+    from (select m.node as id from unnest(p_moves) m
+          union all select m.parent from unnest(p_moves) m
+          union all select l.node from treesync.moves l
+                     where v_late and l.tree = p_tree and l.ts > v_oldest_new
+          union all select l.parent from treesync.moves l
+                     where v_late and l.tree = p_tree and l.ts > v_oldest_new
+          union all select l.old_parent from treesync.moves l
+                     where v_late and l.tree = p_tree and l.ts > v_oldest_new and l.old_parent is not null
+         ) x;
+
+  -- 2. Load those nodes that exist and all their ancestors. Each step up is one lookup by key
+  --    (a lateral subquery the planner cannot turn into a scan of the tree); `union` keeps each
+  --    node once, so shared ancestors are read once. Ancestors only matter to the walk up from
+  --    a new parent (the cycle check), which only a move of a node that exists can need: when
+  --    every move creates a different new node (a growing tree, an import), they are not read.
+  select coalesce(array_agg(n.id), '{}'), coalesce(array_agg(n.parent), '{}'),
+         coalesce(array_agg(n.pos), '{}')
+    into s_id, v_parent_ids, s_pos
+    from treesync.nodes n
+   where n.tree = p_tree and n.id = any(v_start);
+  v_walks := v_late
+    or exists (select m.node from unnest(p_moves) m intersect select i from unnest(s_id) i)
+    or (select count(distinct m.node) < count(*) from unnest(p_moves) m);
+  if v_walks then
+    with recursive up(id, parent, pos) as (
+      select n.id, n.parent, n.pos from treesync.nodes n where n.tree = p_tree and n.id = any(v_start)
+      union
+      select a.id, a.parent, a.pos
+        from up
+       cross join lateral (select n.id, n.parent, n.pos from treesync.nodes n
+                            where n.tree = p_tree and n.id = up.parent offset 0) a
+    )
+    select coalesce(array_agg(u.id), '{}'), coalesce(array_agg(u.parent), '{}'),
+           coalesce(array_agg(u.pos), '{}')
+      into s_id, v_parent_ids, s_pos
+      from up u;
+  end if;
+  v_loaded := cardinality(s_id);
+
+  -- Ids named but not in the tree (new nodes, parents that do not exist) get slots too.
+  select coalesce(array_agg(x.id), '{}') into v_missing
+    from (select i from unnest(v_start) i except select i from unnest(s_id) i) x(id);
+  s_id := s_id || v_missing;
+  select jsonb_object_agg(i.id, i.slot) into v_slot from unnest(s_id) with ordinality as i(id, slot);
+  s_parent := array(select coalesce((v_slot ->> p.id)::integer, 0)
+                      from unnest(v_parent_ids) with ordinality as p(id, ord) order by p.ord)
+              || array_fill(0, array[cardinality(v_missing)]);
+  s_pos := s_pos || array_fill(''::text, array[cardinality(v_missing)]);
+  s_exists := array_fill(true, array[v_loaded]) || array_fill(false, array[cardinality(v_missing)]);
+  db_parent := s_parent;
+  db_pos := s_pos;
+  db_exists := s_exists;
+
+  -- 3. Undo the logged moves after the oldest new one: each node goes back to where its first
+  --    applied move after that point found it (the same as undoing them one by one, newest
+  --    first); a node that move created did not exist then.
+  if v_late then
+    for r in
+      select distinct on (l.node) l.node, l.old_parent, l.old_pos
+        from treesync.moves l
+       where l.tree = p_tree and l.ts > v_oldest_new and l.applied
+       order by l.node, l.ts
+    loop
+      v_x := (v_slot ->> r.node)::integer;
+      if r.old_parent is null then
+        s_exists[v_x] := false;
+        s_parent[v_x] := 0;
+        s_pos[v_x] := '';
+      else
+        s_parent[v_x] := (v_slot ->> r.old_parent)::integer;
+        s_pos[v_x] := r.old_pos;
+      end if;
+    end loop;
+    select count(*) into undone from treesync.moves l where l.tree = p_tree and l.ts > v_oldest_new;
+  end if;
+
+  -- 4. Apply the new moves and redo the undone ones, in timestamp order.
+  for r in
+    select l.ts, l.node, l.parent, l.pos, l.old_parent, l.old_pos, l.applied, false as is_new
+      from treesync.moves l
+     where v_late and l.tree = p_tree and l.ts > v_oldest_new
+    union all
+    select m.ts, m.node, m.parent, m.pos, null, null, null, true
+      from unnest(p_moves) m
+    order by 1
+  loop
+    v_x := (v_slot ->> r.node)::integer;
+    v_p := (v_slot ->> r.parent)::integer;
+    v_old_exists := s_exists[v_x];
+    v_old_parent := s_parent[v_x];
+    v_old_pos := s_pos[v_x];
+    v_applied := false;
+
+    if v_x = v_p or not s_exists[v_p] then
+      -- Under itself, or under a node that does not exist (yet): skipped.
+      null;
+    elsif not v_old_exists then
+      -- Creating a node: it has no descendants, so it cannot make a cycle.
+      s_exists[v_x] := true;
+      s_parent[v_x] := v_p;
+      s_pos[v_x] := r.pos;
+      v_applied := true;
+    elsif v_old_parent = v_p then
+      -- Staying under the same parent: only the order key changes.
+      s_pos[v_x] := r.pos;
+      v_applied := true;
+    else
+      if not v_walks then
+        raise exception 'treesync: merge_moves did not load the ancestors it needs (a bug)';
+      end if;
+      -- Walk up from the new parent; finding the node means the move would make a cycle. The
+      -- tree never has one, so the walk ends at ROOT or TRASH (whose parent is slot 0); no
+      -- depth limit. The step count only guards against looping forever on a broken tree.
+      v_a := v_p;
+      v_steps := 0;
+      while v_a <> 0 and v_a <> v_x loop
+        v_a := s_parent[v_a];
+        v_steps := v_steps + 1;
+        if v_steps > cardinality(s_id) then
+          raise exception 'treesync: tree % has a cycle through %', p_tree, s_id[v_p];
+        end if;
+      end loop;
+      if v_a = 0 then
+        s_parent[v_x] := v_p;
+        s_pos[v_x] := r.pos;
+        v_applied := true;
+      end if;
+    end if;
+
+    v_old_parent_id := case when v_old_exists then s_id[v_old_parent] end;
+    if not v_old_exists then
+      v_old_pos := null;
+    end if;
+    if r.is_new then
+      skipped := skipped + (not v_applied)::integer;
+      l_ts := l_ts || r.ts::text;
+      l_node := l_node || r.node::text;
+      l_parent := l_parent || r.parent::text;
+      l_pos := l_pos || r.pos::text;
+      l_old_parent := l_old_parent || v_old_parent_id;
+      l_old_pos := l_old_pos || v_old_pos;
+      l_applied := l_applied || v_applied;
+    elsif (r.old_parent, r.old_pos, r.applied)
+          is distinct from (v_old_parent_id, v_old_pos, v_applied) then
+      -- A redone move whose outcome changed: the log must say what really happened.
+      f_ts := f_ts || r.ts::text;
+      f_old_parent := f_old_parent || v_old_parent_id;
+      f_old_pos := f_old_pos || v_old_pos;
+      f_applied := f_applied || v_applied;
+    end if;
+  end loop;
+
+  -- 5. Write back the nodes that differ from the database.
+  for v_x in 1 .. cardinality(s_id) loop
+    if s_exists[v_x] is distinct from db_exists[v_x]
+       or s_parent[v_x] is distinct from db_parent[v_x]
+       or s_pos[v_x] is distinct from db_pos[v_x] then
+      if not s_exists[v_x] then
+        w_delete := w_delete || s_id[v_x];
+      elsif not db_exists[v_x] then
+        w_insert_id := w_insert_id || s_id[v_x];
+        w_insert_parent := w_insert_parent || s_id[s_parent[v_x]];
+        w_insert_pos := w_insert_pos || s_pos[v_x];
+      else
+        w_update_id := w_update_id || s_id[v_x];
+        w_update_parent := w_update_parent || s_id[s_parent[v_x]];
+        w_update_pos := w_update_pos || s_pos[v_x];
+      end if;
+    end if;
+  end loop;
+
+  delete from treesync.nodes n where n.tree = p_tree and n.id = any(w_delete);
+  -- Updates by key: `id = any(...)` is one index scan whatever the statistics (a join of the
+  -- arrays to the table could be planned the wrong way round); the new values come from a
+  -- jsonb object keyed by id.
+  select jsonb_object_agg(u.id, jsonb_build_array(u.parent, u.pos)) into v_values
+    from unnest(w_update_id, w_update_parent, w_update_pos) as u(id, parent, pos);
+  update treesync.nodes n
+     set parent = v_values -> n.id ->> 0, pos = v_values -> n.id ->> 1
+   where n.tree = p_tree and n.id = any(w_update_id);
+  insert into treesync.nodes (tree, id, parent, pos)
+  select p_tree, i.id, i.parent, i.pos
+    from unnest(w_insert_id, w_insert_parent, w_insert_pos) as i(id, parent, pos)
+   order by i.id;
+
+  -- 6. The log: the new entries, and the redone ones whose outcome changed.
+  insert into treesync.moves (tree, ts, node, parent, pos, old_parent, old_pos, applied)
+  select p_tree, l.ts, l.node, l.parent, l.pos, l.old_parent, l.old_pos, l.applied
+    from unnest(l_ts, l_node, l_parent, l_pos, l_old_parent, l_old_pos, l_applied)
+         as l(ts, node, parent, pos, old_parent, old_pos, applied);
+  select jsonb_object_agg(f.ts, jsonb_build_array(f.old_parent, f.old_pos, f.applied)) into v_values
+    from unnest(f_ts, f_old_parent, f_old_pos, f_applied) as f(ts, old_parent, old_pos, applied);
+  update treesync.moves l
+     set old_parent = v_values -> l.ts ->> 0,
+         old_pos = v_values -> l.ts ->> 1,
+         applied = (v_values -> l.ts ->> 2)::boolean
+   where l.tree = p_tree and l.ts = any(f_ts);
 end
 $function$
 

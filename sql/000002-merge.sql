@@ -101,8 +101,8 @@ $$;
 --
 -- How: the moves to apply (the window) touch few nodes of a large tree, and each move depends on
 -- the one before. So the part of the tree they can see is loaded into arrays (the window's nodes
--- and parents and all their ancestors: a set closed under every parent pointer the window can
--- set), undone and redone there with no query per move, and only what changed is written back.
+-- and parents, and the ancestors its cycle checks walk through), undone and redone there with no
+-- query per move, and only what changed is written back.
 -- Returns the number of logged moves undone (and redone) and of new moves skipped.
 create function treesync.merge_moves(p_tree text, p_moves treesync.op[],
                                      out undone integer, out skipped integer)
@@ -118,9 +118,18 @@ declare
   v_oldest_new text collate "C";
   v_newest_logged text collate "C";
   v_late boolean;
-  v_walks boolean;
   v_start text[];
   v_parent_ids text[];
+  -- the named nodes that exist (d_*), the ancestors the walks need (a_*)
+  d_id text[];
+  d_parent text[];
+  d_pos text[];
+  v_walk_from text[];
+  v_more text[];
+  v_map jsonb;
+  a_id text[];
+  a_parent text[];
+  a_pos text[];
   -- The loaded part of the tree. A node is a slot 1..n; slot 0 is "none" (the parent of ROOT
   -- and TRASH). s_* is the state being computed, db_* the state in the database.
   v_slot jsonb;
@@ -189,22 +198,41 @@ begin
                      where v_late and l.tree = p_tree and l.ts > v_oldest_new and l.old_parent is not null
          ) x;
 
-  -- 2. Load those nodes that exist and all their ancestors. Each step up is one lookup by key
-  --    (a lateral subquery the planner cannot turn into a scan of the tree); `union` keeps each
-  --    node once, so shared ancestors are read once. Ancestors only matter to the walk up from
-  --    a new parent (the cycle check), which only a move of a node that exists can need: when
-  --    every move creates a different new node (a growing tree, an import), they are not read.
+  -- 2. Load the nodes the window names that exist: d_* (id, parent id, order key).
   select coalesce(array_agg(n.id), '{}'), coalesce(array_agg(n.parent), '{}'),
          coalesce(array_agg(n.pos), '{}')
-    into s_id, v_parent_ids, s_pos
+    into d_id, d_parent, d_pos
     from treesync.nodes n
    where n.tree = p_tree and n.id = any(v_start);
-  v_walks := v_late
-    or exists (select m.node from unnest(p_moves) m intersect select i from unnest(s_id) i)
-    or (select count(distinct m.node) < count(*) from unnest(p_moves) m);
-  if v_walks then
+
+  --    The walk up from a new parent (the cycle check) also needs that parent's ancestors, and
+  --    only a move of a node that exists can walk. So unless the window is late (then anything
+  --    can change), start from the parents of the moves that may walk: those of a node that
+  --    exists, or that the window moves more than once, except a lone change of order key
+  --    under the node's present parent. A growing tree (every move creates a node) reads no
+  --    ancestors at all.
+  --    (Membership tests go through jsonb objects keyed by id: a join of two arrays would be a
+  --    nested loop here, where hash joins are off.)
+  if v_late then
+    v_walk_from := v_start;
+  else
+    select jsonb_object_agg(d.id, d.parent) into v_map from unnest(d_id, d_parent) as d(id, parent);
+    select coalesce(array_agg(distinct w.parent), '{}') into v_walk_from
+      from (select m.node, m.parent, count(*) over (partition by m.node) as moves
+              from unnest(p_moves) m) w
+     where w.moves > 1 or (v_map ? w.node and v_map ->> w.node is distinct from w.parent);
+  end if;
+
+  --    Load those parents and all their ancestors, one lookup by key per step (a lateral
+  --    subquery the planner cannot turn into a scan of the tree); `union` reads shared ancestors
+  --    once. A walk can also pass through a node the window moves and go on from where the
+  --    window put it: whenever such a node is among the loaded ones, its new parents join the
+  --    start and the ancestors are loaded again, until nothing is added.
+  a_id := '{}';
+  while cardinality(v_walk_from) > 0 loop
     with recursive up(id, parent, pos) as (
-      select n.id, n.parent, n.pos from treesync.nodes n where n.tree = p_tree and n.id = any(v_start)
+      select n.id, n.parent, n.pos from treesync.nodes n
+       where n.tree = p_tree and n.id = any(v_walk_from)
       union
       select a.id, a.parent, a.pos
         from up
@@ -213,17 +241,35 @@ begin
     )
     select coalesce(array_agg(u.id), '{}'), coalesce(array_agg(u.parent), '{}'),
            coalesce(array_agg(u.pos), '{}')
-      into s_id, v_parent_ids, s_pos
+      into a_id, a_parent, a_pos
       from up u;
-  end if;
+    exit when v_late;  -- every parent the window names is loaded already
+    select jsonb_object_agg(i.id, true) into v_map
+      from (select unnest(a_id) union select unnest(v_walk_from)) i(id);
+    select coalesce(array_agg(x.id), '{}') into v_more
+      from (select m.parent from unnest(p_moves) m where v_map ? m.node
+            except select i from unnest(v_walk_from) i) x(id);
+    exit when cardinality(v_more) = 0;
+    v_walk_from := v_walk_from || v_more;
+  end loop;
+
+  --    The loaded nodes: the ancestors (a_*) and the named ones (d_*), each once.
+  select coalesce(array_agg(x.id), '{}'), coalesce(array_agg(x.parent), '{}'),
+         coalesce(array_agg(x.pos), '{}')
+    into s_id, v_parent_ids, s_pos
+    from (select distinct on (l.id) l.id, l.parent, l.pos
+            from (select * from unnest(a_id, a_parent, a_pos) union all select * from unnest(d_id, d_parent, d_pos))
+                 as l(id, parent, pos)
+           order by l.id) x;
   v_loaded := cardinality(s_id);
 
-  -- Ids named but not in the tree (new nodes, parents that do not exist) get slots too.
+  -- Ids named but not in the tree (new nodes, parents that do not exist) get slots too. A
+  -- loaded node whose parent was not loaded gets parent -1: no walk may reach it.
   select coalesce(array_agg(x.id), '{}') into v_missing
     from (select i from unnest(v_start) i except select i from unnest(s_id) i) x(id);
   s_id := s_id || v_missing;
   select jsonb_object_agg(i.id, i.slot) into v_slot from unnest(s_id) with ordinality as i(id, slot);
-  s_parent := array(select coalesce((v_slot ->> p.id)::integer, 0)
+  s_parent := array(select case when p.id is null then 0 else coalesce((v_slot ->> p.id)::integer, -1) end
                       from unnest(v_parent_ids) with ordinality as p(id, ord) order by p.ord)
               || array_fill(0, array[cardinality(v_missing)]);
   s_pos := s_pos || array_fill(''::text, array[cardinality(v_missing)]);
@@ -286,21 +332,21 @@ begin
       s_pos[v_x] := r.pos;
       v_applied := true;
     else
-      if not v_walks then
-        raise exception 'treesync: merge_moves did not load the ancestors it needs (a bug)';
-      end if;
       -- Walk up from the new parent; finding the node means the move would make a cycle. The
       -- tree never has one, so the walk ends at ROOT or TRASH (whose parent is slot 0); no
       -- depth limit. The step count only guards against looping forever on a broken tree.
       v_a := v_p;
       v_steps := 0;
-      while v_a <> 0 and v_a <> v_x loop
+      while v_a > 0 and v_a <> v_x loop
         v_a := s_parent[v_a];
         v_steps := v_steps + 1;
         if v_steps > cardinality(s_id) then
           raise exception 'treesync: tree % has a cycle through %', p_tree, s_id[v_p];
         end if;
       end loop;
+      if v_a < 0 then
+        raise exception 'treesync: merge_moves did not load an ancestor of % (a bug)', s_id[v_p];
+      end if;
       if v_a = 0 then
         s_parent[v_x] := v_p;
         s_pos[v_x] := r.pos;

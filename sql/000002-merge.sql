@@ -126,6 +126,7 @@ declare
   d_pos text[];
   v_walk_from text[];
   v_more text[];
+  v_stubs text[];
   v_map jsonb;
   a_id text[];
   a_parent text[];
@@ -263,17 +264,22 @@ begin
            order by l.id) x;
   v_loaded := cardinality(s_id);
 
-  -- Ids named but not in the tree (new nodes, parents that do not exist) get slots too. A
-  -- loaded node whose parent was not loaded gets parent -1: no walk may reach it.
+  -- Slots for the ids that were not loaded: the parents of loaded nodes (they exist; their own
+  -- parent is unknown, -1, and no walk may reach them), and the ids named that are not in the
+  -- tree (new nodes, parents that do not exist).
+  select coalesce(array_agg(x.id), '{}') into v_stubs
+    from (select i from unnest(v_parent_ids) i where i is not null except select i from unnest(s_id) i) x(id);
   select coalesce(array_agg(x.id), '{}') into v_missing
     from (select i from unnest(v_start) i except select i from unnest(s_id) i) x(id);
-  s_id := s_id || v_missing;
+  s_id := s_id || v_stubs || v_missing;
   select jsonb_object_agg(i.id, i.slot) into v_slot from unnest(s_id) with ordinality as i(id, slot);
-  s_parent := array(select case when p.id is null then 0 else coalesce((v_slot ->> p.id)::integer, -1) end
+  s_parent := array(select coalesce((v_slot ->> p.id)::integer, 0)
                       from unnest(v_parent_ids) with ordinality as p(id, ord) order by p.ord)
+              || array_fill(-1, array[cardinality(v_stubs)])
               || array_fill(0, array[cardinality(v_missing)]);
-  s_pos := s_pos || array_fill(''::text, array[cardinality(v_missing)]);
-  s_exists := array_fill(true, array[v_loaded]) || array_fill(false, array[cardinality(v_missing)]);
+  s_pos := s_pos || array_fill(''::text, array[cardinality(v_stubs) + cardinality(v_missing)]);
+  s_exists := array_fill(true, array[v_loaded + cardinality(v_stubs)])
+              || array_fill(false, array[cardinality(v_missing)]);
   db_parent := s_parent;
   db_pos := s_pos;
   db_exists := s_exists;

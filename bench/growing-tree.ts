@@ -15,6 +15,7 @@ export class GrowingTree {
   private movedCount = 0;
   private deletedCount = 0;
   private wall: number;
+  private counter = 0;
   private random: () => number;
 
   constructor(
@@ -22,6 +23,10 @@ export class GrowingTree {
     seed: number,
     /** Milliseconds after a fixed base at which this replica's clock starts. */
     clockOffset = 0,
+    /** `synthetic`: every op one ms after the last, from the base on (repeatable runs);
+     * `realtime`: a hybrid logical clock on the real clock, as an app makes them (many ops in
+     * one ms share the wall time and count up). */
+    private readonly clock: 'synthetic' | 'realtime' = 'synthetic',
   ) {
     this.random = mulberry32(seed);
     this.wall = BASE_WALL + clockOffset;
@@ -45,7 +50,7 @@ export class GrowingTree {
     const out: MoveOp[] = [];
     for (let i = 0; i < count; i++) {
       const roll = this.random();
-      const ts = formatTs(this.wall++, 0, this.replica);
+      const ts = this.tick();
       const pos = `a${Math.floor(this.random() * 1e6).toString(36)}`;
       if (opts.createOnly || roll < 0.88 || this.ids.length < 10) {
         const node = `${this.replica}-${++this.created}`;
@@ -59,6 +64,18 @@ export class GrowingTree {
       }
     }
     return out;
+  }
+
+  private tick(): string {
+    if (this.clock === 'synthetic') return formatTs(this.wall++, 0, this.replica);
+    const now = Date.now();
+    if (now > this.wall) {
+      this.wall = now;
+      this.counter = 0;
+    } else {
+      this.counter++;
+    }
+    return formatTs(this.wall, this.counter, this.replica);
   }
 
   /** The longest path from a node to ROOT or TRASH in this replica's view. */

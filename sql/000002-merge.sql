@@ -228,20 +228,23 @@ begin
   --    subquery the planner cannot turn into a scan of the tree); `union` reads shared ancestors
   --    once. A walk can also pass through a node the window moves and go on from where the
   --    window put it: whenever such a node is among the loaded ones, its new parents join the
-  --    start and the ancestors are loaded again, until nothing is added.
+  --    start and their ancestors are loaded too, until nothing is added.
   a_id := '{}';
-  while cardinality(v_walk_from) > 0 loop
+  a_parent := '{}';
+  a_pos := '{}';
+  v_more := v_walk_from;
+  while cardinality(v_more) > 0 loop
     with recursive up(id, parent, pos) as (
       select n.id, n.parent, n.pos from treesync.nodes n
-       where n.tree = p_tree and n.id = any(v_walk_from)
+       where n.tree = p_tree and n.id = any(v_more)
       union
       select a.id, a.parent, a.pos
         from up
        cross join lateral (select n.id, n.parent, n.pos from treesync.nodes n
                             where n.tree = p_tree and n.id = up.parent offset 0) a
     )
-    select coalesce(array_agg(u.id), '{}'), coalesce(array_agg(u.parent), '{}'),
-           coalesce(array_agg(u.pos), '{}')
+    select a_id || coalesce(array_agg(u.id), '{}'), a_parent || coalesce(array_agg(u.parent), '{}'),
+           a_pos || coalesce(array_agg(u.pos), '{}')
       into a_id, a_parent, a_pos
       from up u;
     exit when v_late;  -- every parent the window names is loaded already
@@ -250,7 +253,6 @@ begin
     select coalesce(array_agg(x.id), '{}') into v_more
       from (select m.parent from unnest(p_moves) m where v_map ? m.node
             except select i from unnest(v_walk_from) i) x(id);
-    exit when cardinality(v_more) = 0;
     v_walk_from := v_walk_from || v_more;
   end loop;
 

@@ -266,6 +266,7 @@ declare
   d_pos text[];
   v_walk_from text[];
   v_more text[];
+  v_stubs text[];
   v_map jsonb;
   a_id text[];
   a_parent text[];
@@ -367,20 +368,23 @@ begin
   --    subquery the planner cannot turn into a scan of the tree); `union` reads shared ancestors
   --    once. A walk can also pass through a node the window moves and go on from where the
   --    window put it: whenever such a node is among the loaded ones, its new parents join the
-  --    start and the ancestors are loaded again, until nothing is added.
+  --    start and their ancestors are loaded too, until nothing is added.
   a_id := '{}';
-  while cardinality(v_walk_from) > 0 loop
+  a_parent := '{}';
+  a_pos := '{}';
+  v_more := v_walk_from;
+  while cardinality(v_more) > 0 loop
     with recursive up(id, parent, pos) as (
       select n.id, n.parent, n.pos from treesync.nodes n
-       where n.tree = p_tree and n.id = any(v_walk_from)
+       where n.tree = p_tree and n.id = any(v_more)
       union
       select a.id, a.parent, a.pos
         from up
        cross join lateral (select n.id, n.parent, n.pos from treesync.nodes n
                             where n.tree = p_tree and n.id = up.parent offset 0) a
     )
-    select coalesce(array_agg(u.id), '{}'), coalesce(array_agg(u.parent), '{}'),
-           coalesce(array_agg(u.pos), '{}')
+    select a_id || coalesce(array_agg(u.id), '{}'), a_parent || coalesce(array_agg(u.parent), '{}'),
+           a_pos || coalesce(array_agg(u.pos), '{}')
       into a_id, a_parent, a_pos
       from up u;
     exit when v_late;  -- every parent the window names is loaded already
@@ -389,7 +393,6 @@ begin
     select coalesce(array_agg(x.id), '{}') into v_more
       from (select m.parent from unnest(p_moves) m where v_map ? m.node
             except select i from unnest(v_walk_from) i) x(id);
-    exit when cardinality(v_more) = 0;
     v_walk_from := v_walk_from || v_more;
   end loop;
 
@@ -403,17 +406,22 @@ begin
            order by l.id) x;
   v_loaded := cardinality(s_id);
 
-  -- Ids named but not in the tree (new nodes, parents that do not exist) get slots too. A
-  -- loaded node whose parent was not loaded gets parent -1: no walk may reach it.
+  -- Slots for the ids that were not loaded: the parents of loaded nodes (they exist; their own
+  -- parent is unknown, -1, and no walk may reach them), and the ids named that are not in the
+  -- tree (new nodes, parents that do not exist).
+  select coalesce(array_agg(x.id), '{}') into v_stubs
+    from (select i from unnest(v_parent_ids) i where i is not null except select i from unnest(s_id) i) x(id);
   select coalesce(array_agg(x.id), '{}') into v_missing
     from (select i from unnest(v_start) i except select i from unnest(s_id) i) x(id);
-  s_id := s_id || v_missing;
+  s_id := s_id || v_stubs || v_missing;
   select jsonb_object_agg(i.id, i.slot) into v_slot from unnest(s_id) with ordinality as i(id, slot);
-  s_parent := array(select case when p.id is null then 0 else coalesce((v_slot ->> p.id)::integer, -1) end
+  s_parent := array(select coalesce((v_slot ->> p.id)::integer, 0)
                       from unnest(v_parent_ids) with ordinality as p(id, ord) order by p.ord)
+              || array_fill(-1, array[cardinality(v_stubs)])
               || array_fill(0, array[cardinality(v_missing)]);
-  s_pos := s_pos || array_fill(''::text, array[cardinality(v_missing)]);
-  s_exists := array_fill(true, array[v_loaded]) || array_fill(false, array[cardinality(v_missing)]);
+  s_pos := s_pos || array_fill(''::text, array[cardinality(v_stubs) + cardinality(v_missing)]);
+  s_exists := array_fill(true, array[v_loaded + cardinality(v_stubs)])
+              || array_fill(false, array[cardinality(v_missing)]);
   db_parent := s_parent;
   db_pos := s_pos;
   db_exists := s_exists;

@@ -111,73 +111,110 @@ function stamp(drafts: Draft[]): Op[] {
  * handle). Ops come in generation order, which is no particular order. */
 export function arbHistory(opts: HistoryOptions = {}): fc.Arbitrary<Op[]> {
   const { maxOps = 60, minOps = 0, replicas = REPLICAS, nodes = NODES, setWeight = 2 } = opts;
-  const move = fc.record({
-    type: fc.constant('move' as const),
-    node: arbNodeId(nodes),
-    parent: arbParent(nodes),
-    pos: arbPos(),
-  });
-  const set = fc.record({
-    type: fc.constant('set' as const),
-    node: arbNodeId(nodes),
-    key: arbFieldKey(),
-    value: arbValue(),
-  });
-  const draft: fc.Arbitrary<Draft> = fc.record({
+  // A node is drawn as an index into the first `hot` ids (2..all, per history, so some
+  // histories crowd onto two or three nodes and make cycles), or rarely from RARE_NODES.
+  const nodeRef = fc.oneof(
+    { arbitrary: fc.nat(nodes.length - 1).map((i) => ({ rare: false, i })), weight: 9 },
+    { arbitrary: fc.nat(RARE_NODES.length - 1).map((i) => ({ rare: true, i })), weight: 1 },
+  );
+  const parentRef = fc.oneof(
+    { arbitrary: fc.constant(ROOT), weight: 3 },
+    { arbitrary: fc.constant(TRASH), weight: 2 },
+    { arbitrary: nodeRef, weight: 6 },
+  );
+  const move = fc.record({ type: fc.constant('move' as const), node: nodeRef, parent: parentRef, pos: arbPos() });
+  const set = fc.record({ type: fc.constant('set' as const), node: nodeRef, key: arbFieldKey(), value: arbValue() });
+  const draft = fc.record({
     replica: fc.constantFrom(...replicas),
     // Few walls and counters, so ts often tie up to the replica id.
     wall: fc.oneof({ arbitrary: fc.integer({ min: 0, max: 4 }), weight: 4 }, { arbitrary: fc.integer({ min: 0, max: 60 }), weight: 1 }),
     counter: fc.integer({ min: 0, max: 2 }),
     body: fc.oneof({ arbitrary: move, weight: 3 }, { arbitrary: set, weight: setWeight }),
   });
+  const hot = fc.integer({ min: Math.min(2, nodes.length), max: nodes.length });
   return fc
-    .array(draft, { minLength: minOps, maxLength: maxOps, size: 'max' })
+    .tuple(hot, fc.array(draft, { minLength: minOps, maxLength: maxOps, size: 'max' }))
+    .map(([k, drafts]) => {
+      const id = (ref: { rare: boolean; i: number }) => (ref.rare ? RARE_NODES[ref.i]! : nodes[ref.i % k]!);
+      return drafts.map(({ body, ...d }): Draft => ({
+        ...d,
+        body:
+          body.type === 'move'
+            ? { ...body, node: id(body.node), parent: typeof body.parent === 'string' ? body.parent : id(body.parent) }
+            : { ...body, node: id(body.node) },
+      }));
+    })
     .map((drafts) => withScenarioString(stamp(drafts)));
 }
 
 /** How to deliver a history: its ops in an order, with duplicates, split into batches. */
 export type DeliveryPlan = Op[][];
 
-/** A random delivery plan for `ops`: a permutation with random duplicates inserted (copies,
- * equal in content), split as one big batch, as batches of one, or at random cuts. Every op
- * of `ops` is delivered at least once. */
-export function arbDelivery(ops: readonly Op[]): fc.Arbitrary<DeliveryPlan> {
-  if (ops.length === 0) return fc.constant(withPlanString([]));
-  const n = ops.length;
-  const order = fc.shuffledSubarray([...ops], { minLength: n, maxLength: n });
-  const duplicates = fc.array(fc.tuple(fc.nat(n - 1), fc.nat()), { maxLength: Math.ceil(n / 3) });
-  const split = fc.oneof(
-    fc.constant('one batch' as const),
-    fc.constant('singletons' as const),
-    fc.array(fc.nat(), { minLength: 1, maxLength: 12 }),
-  );
-  return fc.tuple(order, duplicates, split).map(([ordered, dups, how]) => {
-    const stream = [...ordered];
-    for (const [from, at] of dups) stream.splice(at % (stream.length + 1), 0, structuredClone(ops[from]!));
-    let batches: Op[][];
-    if (how === 'one batch') batches = [stream];
-    else if (how === 'singletons') batches = stream.map((op) => [op]);
-    else {
-      const cuts = [...new Set(how.map((c) => 1 + (c % stream.length)))].sort((a, b) => a - b);
-      batches = [];
-      let start = 0;
-      for (const cut of [...cuts, stream.length]) {
-        if (cut > start) batches.push(stream.slice(start, cut));
-        start = Math.max(start, cut);
-      }
-    }
-    return withPlanString(batches);
+/** The randomness of a delivery plan, independent of the ops it will be applied to, so a
+ * shrinking history keeps its delivery order (see `planFrom`). */
+export interface PlanGenes {
+  /** Sort keys: op i is delivered in order of (keys[i] ?? 0, i). */
+  keys: number[];
+  /** Copies to insert: [index of the op, insertion point], both taken modulo the length. */
+  duplicates: Array<[number, number]>;
+  split: 'one batch' | 'singletons' | number[];
+}
+
+/** Random plan genes for histories of up to `maxOps` ops. */
+export function arbPlanGenes(maxOps: number): fc.Arbitrary<PlanGenes> {
+  return fc.record({
+    keys: fc.array(fc.nat(maxOps), { minLength: maxOps, maxLength: maxOps }),
+    duplicates: fc.array(fc.tuple(fc.nat(), fc.nat()), { maxLength: Math.ceil(maxOps / 3) }),
+    split: fc.oneof(
+      fc.constant('one batch' as const),
+      fc.constant('singletons' as const),
+      fc.array(fc.nat(), { minLength: 1, maxLength: 12 }),
+    ),
   });
 }
 
-/** A history and `plans` delivery plans of it (default 3), for convergence properties. */
+/** The delivery plan `genes` make of `ops`: reordered, with copies (equal in content) of some
+ * ops inserted, split into batches. Every op of `ops` is delivered at least once. */
+export function planFrom(ops: readonly Op[], genes: PlanGenes): DeliveryPlan {
+  if (ops.length === 0) return withPlanString([]);
+  const order = ops.map((op, i) => ({ op, key: genes.keys[i] ?? 0, i }));
+  order.sort((x, y) => x.key - y.key || x.i - y.i);
+  const stream = order.map((x) => x.op);
+  for (const [from, at] of genes.duplicates) {
+    stream.splice(at % (stream.length + 1), 0, structuredClone(ops[from % ops.length]!));
+  }
+  let batches: Op[][];
+  if (genes.split === 'one batch') batches = [stream];
+  else if (genes.split === 'singletons') batches = stream.map((op) => [op]);
+  else {
+    const cuts = [...new Set(genes.split.map((c) => 1 + (c % stream.length)))].sort((x, y) => x - y);
+    batches = [];
+    let start = 0;
+    for (const cut of [...cuts, stream.length]) {
+      if (cut > start) batches.push(stream.slice(start, cut));
+      start = Math.max(start, cut);
+    }
+  }
+  return withPlanString(batches);
+}
+
+/** A random delivery plan for `ops`: a permutation with random duplicates inserted, split as
+ * one big batch, as batches of one, or at random cuts. */
+export function arbDelivery(ops: readonly Op[]): fc.Arbitrary<DeliveryPlan> {
+  return arbPlanGenes(ops.length).map((genes) => planFrom(ops, genes));
+}
+
+/** A history and `plans` delivery plans of it (default 3), for convergence properties. Built
+ * without `chain`, so fast-check shrinks the history and the plans together: a shrunk
+ * counterexample keeps the delivery order that made it fail. */
 export function arbScenario(
   opts: HistoryOptions & { plans?: number } = {},
 ): fc.Arbitrary<{ ops: Op[]; plans: DeliveryPlan[] }> {
   const { plans = 3, ...history } = opts;
-  return arbHistory(history).chain((ops) =>
-    fc.array(arbDelivery(ops), { minLength: plans, maxLength: plans }).map((ps) => ({ ops, plans: ps })),
-  );
+  const genes = fc.array(arbPlanGenes(history.maxOps ?? 60), { minLength: plans, maxLength: plans });
+  return fc
+    .tuple(arbHistory(history), genes)
+    .map(([ops, gs]) => ({ ops, plans: gs.map((g) => planFrom(ops, g)) }));
 }
 
 export interface SessionOptions {
@@ -217,8 +254,8 @@ export function arbReplicaSessions(opts: SessionOptions = {}): fc.Arbitrary<Sess
   const { maxSteps = 60, replicas = REPLICAS } = opts;
   const step: fc.Arbitrary<Step> = fc.record({
     replica: fc.nat(3),
-    // About one step in four is a sync.
-    sync: fc.nat(3).map((r) => r === 0),
+    // About one step in six is a sync: long enough offline branches to conflict.
+    sync: fc.nat(5).map((r) => r === 0),
     tick: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 3 })),
     kind: fc.nat(9),
     pick: fc.nat(),
@@ -297,15 +334,17 @@ function runSessions(ids: string[], steps: Step[]): Sessions {
     const pos = ORDER_KEYS[s.pick2 % ORDER_KEYS.length]!;
     const pick = <T>(xs: readonly T[], k = s.pick) => xs[k % xs.length]!;
 
-    if (s.kind <= 2 || movable.length === 0) {
+    if (s.kind <= 1 || movable.length === 0) {
       // Create a node under ROOT or a live node.
       const id = created < CREATED.length ? CREATED[created]! : `n${created}`;
       created++;
       emit(r, { type: 'move', node: id, parent: pick([ROOT, ROOT, ...live], s.pick2), pos });
     } else if (s.kind <= 4) {
-      // Move a node somewhere outside its own subtree (in this replica's view).
+      // Move a node somewhere outside its own subtree (in this replica's view); to ROOT only
+      // when there is no other choice, since moves under other nodes are what race into cycles.
       const node = pick(movable);
       const targets = [ROOT, ...movable.filter((id) => !inside(id, node))];
+      if (targets.length > 2) targets.shift();
       emit(r, { type: 'move', node, parent: pick(targets, s.pick2), pos });
     } else if (s.kind === 5 && live.length > 0) {
       emit(r, { type: 'move', node: pick(live), parent: TRASH, pos: '' });

@@ -13,7 +13,7 @@
  */
 import fc from 'fast-check';
 import { compareBytes, type Op } from '../../protocol/ops.ts';
-import { distinctOps, fieldKey, renderTree, replayState, toSnapshot, type MoveOutcome } from './reference.ts';
+import { canonicalJson, distinctOps, fieldKey, renderTree, replayState, toSnapshot, type MoveOutcome } from './reference.ts';
 
 /** One op as a line: `ts  move n1 -> ROOT @"a0"` or `ts  set n1.text = "Buy milk"`. */
 export function formatOp(op: Op, tsWidth = op.ts.length): string {
@@ -103,7 +103,8 @@ export function formatScenario(ops: readonly Op[], batches?: readonly (readonly 
   try {
     distinct = distinctOps(all);
   } catch {
-    distinct = [...new Map(all.map((op) => [op.ts, op])).values()].sort((a, b) => compareBytes(a.ts, b.ts));
+    // Two ops share a ts: list every distinct content, so the clash shows.
+    distinct = [...new Map(all.map((op) => [canonicalJson(op), op])).values()].sort((a, b) => compareBytes(a.ts, b.ts));
   }
   const v = verdicts(all);
   const width = Math.max(0, ...distinct.map((op) => op.ts.length));

@@ -141,6 +141,9 @@ declare
   db_parent integer[];
   db_pos text[];
   db_exists boolean[];
+  -- the slots of the nodes the window moves
+  s_touched boolean[];
+  v_touched integer[] := '{}';
   v_loaded integer;
   v_missing text[];
   r record;
@@ -282,6 +285,7 @@ begin
   s_pos := s_pos || array_fill(''::text, array[cardinality(v_stubs) + cardinality(v_missing)]);
   s_exists := array_fill(true, array[v_loaded + cardinality(v_stubs)])
               || array_fill(false, array[cardinality(v_missing)]);
+  s_touched := array_fill(false, array[cardinality(s_id)]);
   db_parent := s_parent;
   db_pos := s_pos;
   db_exists := s_exists;
@@ -321,6 +325,10 @@ begin
   loop
     v_x := (v_slot ->> r.node)::integer;
     v_p := (v_slot ->> r.parent)::integer;
+    if not s_touched[v_x] then
+      s_touched[v_x] := true;
+      v_touched := v_touched || v_x;
+    end if;
     v_old_exists := s_exists[v_x];
     v_old_parent := s_parent[v_x];
     v_old_pos := s_pos[v_x];
@@ -385,8 +393,8 @@ begin
     end if;
   end loop;
 
-  -- 5. Write back the nodes that differ from the database.
-  for v_x in 1 .. cardinality(s_id) loop
+  -- 5. Write back the nodes that differ from the database (only moved nodes can).
+  foreach v_x in array v_touched loop
     if s_exists[v_x] is distinct from db_exists[v_x]
        or s_parent[v_x] is distinct from db_parent[v_x]
        or s_pos[v_x] is distinct from db_pos[v_x] then

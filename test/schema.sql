@@ -322,6 +322,9 @@ declare
 begin
   undone := 0;
   skipped := 0;
+  -- apply_ops holds this lock already; taking it again costs little and keeps a direct caller
+  -- from merging concurrently. (Call apply_ops: it stores, validates and de-duplicates first.)
+  perform from treesync.trees t where t.id = p_tree for update;
   select min(m.ts) into v_oldest_new from unnest(p_moves) m;
   if v_oldest_new is null then
     return;

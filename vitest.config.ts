@@ -12,6 +12,8 @@ export default defineConfig({
     // so files run in parallel without sharing state or ports.
     globalSetup: ['test/pg/global-setup.ts'],
     pool: 'forks',
+    // In CI, also a machine-readable summary that .ci/run turns into a closing line.
+    reporters: process.env.CI ? ['default', ['json', { outputFile: '.ci/results.json' }]] : ['default'],
     // Property tests against a real Postgres run many cases; hooks create and drop databases.
     testTimeout: 60_000,
     hookTimeout: 120_000,

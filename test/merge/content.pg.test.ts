@@ -1,16 +1,11 @@
 // Content: last writer wins per (node, key); null removes a field; the trash keeps subtrees.
 import { describe, expect, test } from 'vitest';
 import { useTestDb } from '../pg/db.ts';
-import { applyOps, createTree, readTree, treeProblems } from './pg-tree.ts';
+import { applyOps, readTree, treeFactory, treeProblems } from './pg-tree.ts';
 import { move, set, ts } from './ops.ts';
 
 const db = useTestDb();
-let n = 0;
-async function freshTree(): Promise<string> {
-  const tree = `content-${++n}`;
-  await createTree(db, tree);
-  return tree;
-}
+const freshTree = treeFactory(db, 'content');
 
 describe('content', () => {
   test('the greatest ts wins per field, whatever the arrival order', async () => {

@@ -1,16 +1,11 @@
 // Moves that would make a cycle are skipped, whatever order they arrive in.
 import { describe, expect, test } from 'vitest';
 import { useTestDb } from '../pg/db.ts';
-import { applyOps, createTree, readTree, treeProblems } from './pg-tree.ts';
+import { applyOps, readTree, treeFactory, treeProblems } from './pg-tree.ts';
 import { move, ts } from './ops.ts';
 
 const db = useTestDb();
-let n = 0;
-async function freshTree(): Promise<string> {
-  const tree = `cycles-${++n}`;
-  await createTree(db, tree);
-  return tree;
-}
+const freshTree = treeFactory(db, 'cycles');
 const parentOf = async (tree: string, id: string) =>
   (await readTree(db, tree)).nodes.find((x) => x.id === id)?.parent;
 

@@ -1,16 +1,11 @@
 // A move is skipped when its parent does not exist at that point in timestamp order.
 import { describe, expect, test } from 'vitest';
 import { useTestDb } from '../pg/db.ts';
-import { applyOps, createTree, readTree, treeProblems } from './pg-tree.ts';
+import { applyOps, readTree, treeFactory, treeProblems } from './pg-tree.ts';
 import { move, ts } from './ops.ts';
 
 const db = useTestDb();
-let n = 0;
-async function freshTree(): Promise<string> {
-  const tree = `exist-${++n}`;
-  await createTree(db, tree);
-  return tree;
-}
+const freshTree = treeFactory(db, 'exist');
 
 describe('existence', () => {
   test('a move under a parent that is created only later (in ts order) is skipped', async () => {

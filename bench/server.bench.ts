@@ -1,0 +1,199 @@
+/**
+ * npm run bench:server — what the sync server adds on top of the merge: HTTP, auth, parsing,
+ * the transaction, the answer; and how fast a push reaches WebSocket subscribers.
+ *
+ *   (a) push throughput into one shared tree: 1 client with batches of 1,000 operations (a
+ *       realistic mix, then creations only, to compare with bench:merge), 8 and 32 clients
+ *       with batches of 100 (operations/s, p50/p99 latency per push)
+ *   (b) push-to-poke latency: 100 WebSocket subscribers, one small push every 20 ms; from the
+ *       push being sent to each subscriber holding the poke (p50/p99 over all pairs)
+ *
+ * A real server on a loopback port, with a token, against DATABASE_URL if set, else an
+ * embedded Postgres with durable settings (fsync on). Prints a table and writes it to
+ * bench/results/server.md. BENCH_SCALE=0.1 runs a tenth of it.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { sign } from 'hono/jwt';
+import WebSocket from 'ws';
+import { migrate } from '../sql/migrate.ts';
+import { loadConfig } from '../server/config.ts';
+import { silentLogger } from '../server/logger.ts';
+import { type RunningServer, startServer } from '../server/start-server.ts';
+import { dbUrl, ident, withClient } from '../test/pg/admin.ts';
+import { startCluster } from '../test/pg/cluster.ts';
+import { GrowingTree } from './growing-tree.ts';
+
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const n = (count: number) => Math.max(1, Math.round(count * SCALE));
+const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
+
+interface Row {
+  case: string;
+  figure: string;
+  detail: string;
+}
+
+async function main() {
+  const cluster = await startCluster({ durable: true });
+  const name = `treesync_bench_server_${process.pid}`;
+  await withClient(cluster.url, (c) => c.query(`create database ${ident(name)}`));
+  const url = dbUrl(cluster.url, name);
+  const rows: Row[] = [];
+  let server: RunningServer | undefined;
+  try {
+    await withClient(url, (c) => migrate(c));
+    const config = loadConfig({
+      TREESYNC_JWT_SECRET: SECRET,
+      PORT: '0',
+      TREESYNC_RATE_LIMIT: '0',
+      TREESYNC_POOL_SIZE: '16',
+      TREESYNC_LOG_LEVEL: 'silent',
+    });
+    server = await startServer({ config, databaseUrl: url, logger: silentLogger });
+    const token = await sign({ sub: 'bench', trees: ['*'], scope: 'write' }, SECRET, 'HS256');
+    rows.push(await throughput(server.url, token, 1, 1000, n(50_000)));
+    rows.push(await throughput(server.url, token, 1, 1000, n(50_000), { createOnly: true }));
+    rows.push(await throughput(server.url, token, 8, 100, n(40_000)));
+    rows.push(await throughput(server.url, token, 32, 100, n(40_000)));
+    rows.push(await pokeLatency(server.url, token, 100, n(300)));
+  } finally {
+    await server?.close();
+    await withClient(cluster.url, (c) => c.query(`drop database if exists ${ident(name)} with (force)`));
+    await cluster.stop();
+  }
+  await report(rows, cluster.kind);
+}
+
+async function call(base: string, token: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const json = (await res.json()) as Record<string, unknown>;
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** `clients` replicas push `total` operations between them into one new tree, in batches. */
+async function throughput(
+  base: string,
+  token: string,
+  clients: number,
+  batch: number,
+  total: number,
+  opts: { createOnly?: boolean } = {},
+): Promise<Row> {
+  const tree = `push-${clients}${opts.createOnly ? '-create' : ''}`;
+  await call(base, token, 'PUT', `/v1/trees/${tree}`);
+  const perClient = Math.ceil(total / clients);
+  const latencies: number[] = [];
+  let stored = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      // Real-time clocks: concurrent batches overlap in time, so some arrive late and redo.
+      const replica = new GrowingTree(`r${c}`, c + 1, 0, 'realtime');
+      let seen = 0;
+      for (let done = 0; done < perClient; done += batch) {
+        const ops = replica.moves(Math.min(batch, perClient - done), opts);
+        const t0 = performance.now();
+        const answer = await call(base, token, 'POST', `/v1/trees/${tree}/push`, {
+          replica: replica.replica,
+          seen,
+          floor: ops[0]!.ts,
+          ops,
+        });
+        latencies.push(performance.now() - t0);
+        stored += answer.accepted as number;
+        seen = answer.more ? seen : (answer.seq as number);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  progress(`(a) ${clients} client(s): ${stored} ops in ${seconds.toFixed(2)} s`);
+  return {
+    case: `(a) push, ${clients} client${clients > 1 ? 's' : ''}, batches of ${batch.toLocaleString('en-US')}, one tree${opts.createOnly ? ', creations only' : ''}`,
+    figure: `${Math.round(stored / seconds).toLocaleString('en-US')} ops/s`,
+    detail: `${stored.toLocaleString('en-US')} ops in ${seconds.toFixed(2)} s; per push p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}`,
+  };
+}
+
+/** `subscribers` WebSockets on one tree; `pushes` one-op pushes 20 ms apart; the time from
+ * sending each push to each subscriber getting a poke of its seq (or later). */
+async function pokeLatency(base: string, token: string, subscribers: number, pushes: number): Promise<Row> {
+  const tree = 'pokes';
+  await call(base, token, 'PUT', `/v1/trees/${tree}`);
+  const sentAt = new Map<number, number>(); // seq -> when its push was sent
+  const latencies: number[] = [];
+  const sockets = await Promise.all(
+    Array.from({ length: subscribers }, async () => {
+      const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/trees/${tree}/events?token=${token}`);
+      let last = 0;
+      ws.on('message', (data) => {
+        const now = performance.now();
+        const { seq } = JSON.parse(String(data)) as { seq: number };
+        // A poke of seq N tells about every push up to N.
+        for (let s = last + 1; s <= seq; s++) {
+          const t = sentAt.get(s);
+          if (t !== undefined) latencies.push(now - t);
+        }
+        last = Math.max(last, seq);
+      });
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      return ws;
+    }),
+  );
+  const replica = new GrowingTree('poker', 7, 0, 'realtime');
+  for (let i = 1; i <= pushes; i++) {
+    const ops = replica.moves(1);
+    sentAt.set(i, performance.now());
+    await call(base, token, 'POST', `/v1/trees/${tree}/push`, { replica: 'poker', seen: i - 1, floor: ops[0]!.ts, ops });
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  for (const ws of sockets) ws.close();
+  const expected = subscribers * pushes;
+  progress(`(b) ${latencies.length} of ${expected} pokes`);
+  return {
+    case: `(b) push to poke, ${subscribers} WebSocket subscribers`,
+    figure: `p99 ${ms(percentile(latencies, 99))}`,
+    detail: `p50 ${ms(percentile(latencies, 50))}, max ${ms(Math.max(...latencies))}; ${pushes} pushes 20 ms apart, ${latencies.length.toLocaleString('en-US')} of ${expected.toLocaleString('en-US')} (push, subscriber) pairs poked`,
+  };
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+function ms(value: number): string {
+  return `${value.toFixed(value < 10 ? 2 : 1)} ms`;
+}
+
+function progress(msg: string) {
+  process.stderr.write(`${msg}\n`);
+}
+
+async function report(rows: Row[], kind: string) {
+  const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`;
+  const lines = [
+    `# bench:server — ${new Date().toISOString().slice(0, 10)}`,
+    '',
+    `Machine: ${machine}. Postgres: ${kind === 'env' ? 'DATABASE_URL' : `${kind} Postgres 18, durable settings (fsync on)`}. Server and clients in one process, over loopback.${SCALE !== 1 ? ` Scale ${SCALE}.` : ''}`,
+    '',
+    'Targets (issue 3): a single client pushing 1,000-operation batches ≥ 20,000 ops/s; push-to-poke p99 ≤ 50 ms.',
+    '',
+    '| case | result | detail |',
+    '|---|---|---|',
+    ...rows.map((r) => `| ${r.case} | ${r.figure} | ${r.detail} |`),
+    '',
+  ];
+  const text = lines.join('\n');
+  console.log(text);
+  await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+  await writeFile(new URL('./results/server.md', import.meta.url), text);
+}
+
+await main();

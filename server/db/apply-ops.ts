@@ -1,0 +1,59 @@
+/** A push's write: `treesync.apply_ops` in a transaction of its own, as short as it can be,
+ * because it holds the tree's lock (every other push of the tree waits) until commit. */
+import type pg from 'pg';
+import type { Op } from '../../protocol/ops.ts';
+
+/** What `apply_ops` answers (sql/000002-merge.sql). */
+export interface ApplyResult {
+  /** The tree's seq after the batch. */
+  seq: number;
+  /** Operations stored now, with seqs `seq - accepted + 1 .. seq`. */
+  accepted: number;
+  duplicates: number;
+  undone: number;
+  skipped: number;
+}
+
+/**
+ * Merges `ops` into `tree`. `beforeCommit` sees the result inside the transaction: throwing
+ * there rolls the batch back (the push then stored nothing).
+ */
+export async function applyOps(
+  pool: pg.Pool,
+  tree: string,
+  ops: Op[],
+  maxValueBytes: number,
+  beforeCommit: (result: ApplyResult) => void = () => {},
+): Promise<ApplyResult> {
+  if (!Number.isSafeInteger(maxValueBytes)) throw new Error(`maxValueBytes ${maxValueBytes} is not an integer`);
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    // One round trip for both: `set local` takes no bind parameter, and the value is an
+    // integer from the configuration (checked above), so it is written in.
+    await client.query(`begin; set local treesync.max_value_bytes = ${maxValueBytes}`);
+    try {
+      const { rows } = await client.query<{ result: Record<string, number | null> }>(
+        'select treesync.apply_ops($1, $2::jsonb) as result',
+        [tree, JSON.stringify(ops)],
+      );
+      const r = rows[0]!.result;
+      const result: ApplyResult = {
+        seq: Number(r.seq),
+        accepted: Number(r.accepted),
+        duplicates: Number(r.duplicates),
+        undone: Number(r.undone),
+        skipped: Number(r.skipped),
+      };
+      beforeCommit(result);
+      await client.query('commit');
+      return result;
+    } catch (err) {
+      await client.query('rollback').catch((e: Error) => (broken = e));
+      throw err;
+    }
+  } finally {
+    // A connection whose rollback failed is in an unknown state: do not pool it again.
+    client.release(broken);
+  }
+}

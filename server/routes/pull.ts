@@ -1,0 +1,33 @@
+/**
+ * `GET /v1/trees/:tree/pull?since=N&limit=M&replica=R&floor=TS`: the operations stored after
+ * `since`, a page at a time (`more`), or `{"reset": true, "seq"}` when `since` is ahead of the
+ * tree. The server keeps every operation (no log compaction yet), so a `since` can never be
+ * too old.
+ *
+ * A `limit` above the configured maximum is served as the maximum, not refused: `more` tells
+ * the client to come back.
+ */
+import { Hono } from 'hono';
+import { pullQuerySchema, type PullResponse } from '../../protocol/pull.ts';
+import { allow } from '../auth.ts';
+import { readOps } from '../db/read-ops.ts';
+import type { AppDeps, AppEnv } from '../deps.ts';
+import { parse } from '../http/read-body.ts';
+
+export function pullRoutes(deps: AppDeps): Hono<AppEnv> {
+  const { config, pool } = deps;
+  const app = new Hono<AppEnv>();
+
+  app.get('/v1/trees/:tree/pull', allow('read'), async (c) => {
+    const tree = c.req.param('tree');
+    const query = parse(pullQuerySchema, c.req.query());
+    const since = Number(query.since);
+    const limit = Math.min(query.limit === undefined ? config.pullLimit : Number(query.limit), config.pullMaxLimit);
+    const page = await readOps(pool, tree, { after: since, limit, maxBytes: config.pullMaxBytes });
+    const answer: PullResponse =
+      since > page.treeSeq ? { reset: true, seq: page.treeSeq } : { seq: page.treeSeq, ops: page.ops, more: page.more };
+    return c.json(answer);
+  });
+
+  return app;
+}

@@ -1,0 +1,93 @@
+/**
+ * `POST /v1/trees/:tree/push`: store a replica's operations, answer what others stored.
+ *
+ * Steps, each refusing before anything is written: the body (size, JSON), the batch size
+ * (413), the schema (400 `invalid_op` with the index), every op's wall time against the
+ * server's clock (400 `clock_skew`); then one transaction: `apply_ops` (atomic; duplicates
+ * counted; 404 and 409 `ts_conflict` from the database), and `seen` checked against the tree
+ * before the commit (409 `reset_required`: rolled back).
+ *
+ * The answer's `ops` are those stored after `seen` by others: seqs `seen+1 .. base`, where
+ * `base` is the seq the tree had when this push took the tree's lock (its own ops are
+ * `base+1 .. seq`, and the replica has them). Those were all committed before this push could
+ * take the lock, so they are read after the commit, without holding the lock longer.
+ */
+import { Hono } from 'hono';
+import { TreesyncError } from '../../protocol/errors.ts';
+import { tsWall } from '../../protocol/ops.ts';
+import { pushRequestSchema, type PushResponse } from '../../protocol/push.ts';
+import { allow } from '../auth.ts';
+import { applyOps } from '../db/apply-ops.ts';
+import { readOps } from '../db/read-ops.ts';
+import type { AppDeps, AppEnv } from '../deps.ts';
+import { parse, readJson } from '../http/read-body.ts';
+
+export function pushRoutes(deps: AppDeps): Hono<AppEnv> {
+  const { config, pool, clock, metrics } = deps;
+  const app = new Hono<AppEnv>();
+
+  app.post('/v1/trees/:tree/push', allow('write'), async (c) => {
+    const tree = c.req.param('tree');
+    const body = await readJson(c);
+    const count = countOps(body);
+    if (count > config.maxOpsPerPush) {
+      throw new TreesyncError(
+        'payload_too_large',
+        `a push holds at most ${config.maxOpsPerPush} operations, this one ${count}; split it`,
+        { maxOps: config.maxOpsPerPush },
+      );
+    }
+    const push = parse(pushRequestSchema, body);
+
+    const now = clock.now();
+    push.ops.forEach((op, index) => {
+      const ahead = tsWall(op.ts) - now;
+      if (ahead > config.maxClockSkewMs) {
+        throw new TreesyncError(
+          'clock_skew',
+          `operation ${index}: ts ${op.ts} is ${ahead} ms ahead of the server's clock ` +
+            `(at most ${config.maxClockSkewMs} ms allowed); set your clock from the answers' "now"`,
+          { index, ts: op.ts, now },
+        );
+      }
+    });
+
+    const result = await applyOps(pool, tree, push.ops, config.maxValueBytes, (r) => {
+      // `base`, the seq before this batch, is at least every seq a replica can have seen.
+      const base = r.seq - r.accepted;
+      if (push.seen > base) {
+        throw new TreesyncError(
+          'reset_required',
+          `seen ${push.seen} is ahead of the tree's seq ${base}: bootstrap again from a snapshot`,
+          { seq: base },
+        );
+      }
+    });
+    metrics.opsMerged.inc({}, result.accepted);
+    metrics.opsDuplicate.inc({}, result.duplicates);
+
+    const base = result.seq - result.accepted;
+    const page =
+      push.seen < base
+        ? await readOps(pool, tree, { after: push.seen, upTo: base, limit: config.pullLimit, maxBytes: config.pullMaxBytes })
+        : { ops: [], more: false };
+    const answer: PushResponse = {
+      seq: result.seq,
+      accepted: result.accepted,
+      duplicates: result.duplicates,
+      ops: page.ops,
+      more: page.more,
+      now: clock.now(),
+    };
+    return c.json(answer);
+  });
+
+  return app;
+}
+
+/** How many ops the body claims to carry, before parsing them (a too-big batch is refused
+ * without the cost of validating it). */
+function countOps(body: unknown): number {
+  const ops = (body as { ops?: unknown } | null)?.ops;
+  return Array.isArray(ops) ? ops.length : 0;
+}

@@ -60,6 +60,7 @@ export const SQLSTATE_CODES: Record<string, ErrorCode> = {
   TS003: 'tree_not_found',
   TS004: 'invalid_tree_id',
   TS005: 'stale_ops',
+  TS006: 'invalid_request',
 };
 
 /**

@@ -73,6 +73,18 @@ create table treesync.fields (
   primary key (tree, node, key)
 );
 
+-- The replicas of a tree and how far back each may still send operations: its floor (its
+-- oldest unpushed operation, else its clock), as it last said. The smallest floor among the
+-- replicas seen within the retention window is the tree's stability frontier: no operation
+-- older than it can still arrive, so one that does is refused (design.md, "how far back").
+create table treesync.replicas (
+  tree text collate "C" not null,
+  replica text collate "C" not null,
+  floor text collate "C" not null,
+  seen_at timestamptz not null default now(),
+  primary key (tree, replica)
+);
+
 -- An operation of a batch after validation; `idx` is its index in the batch (0-based).
 create type treesync.op as (
   idx integer,

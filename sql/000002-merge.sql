@@ -7,6 +7,8 @@
 --   TS002 ts_conflict     a ts is already stored, or repeated in the batch, with other content
 --   TS003 tree_not_found  no such tree
 --   TS004 invalid_tree_id a tree id is not [A-Za-z0-9_-]{1,64}
+--   TS005 stale_ops       operations older than the tree's stability frontier (detail: stale, frontier)
+--   TS006 invalid_request a replica id or floor is malformed
 
 -- What is wrong with one operation, as a sentence, or null when it is valid.
 -- `p_max_value_bytes` bounds the serialised size of a `set` value. One expression without
@@ -89,6 +91,55 @@ begin
   values (p_tree, 'ROOT', null, ''), (p_tree, 'TRASH', null, '');
   return true;
 end
+$$;
+
+-- Records that a replica of a tree was seen now, with its floor. The frontier never moves back,
+-- since what is older than it may be forgotten: a floor only moves forward (a replica's
+-- operations are all newer than what it said before), and a replica that returns after the
+-- retention window, with a floor older than the frontier, is counted from the frontier on (its
+-- older operations are refused as stale, so it re-issues them with fresh timestamps).
+create function treesync.note_replica(p_tree text, p_replica text, p_floor text)
+returns void
+language plpgsql
+as $$
+declare
+  v_frontier text collate "C";
+begin
+  if p_replica is null or not (p_replica collate "C" ~ '^[A-Za-z0-9_-]+$' and length(p_replica) <= 32) then
+    raise exception using
+      errcode = 'TS006',
+      message = format('replica %s is not a replica id ([A-Za-z0-9_-]{1,32})', coalesce(quote_literal(p_replica), 'null'));
+  end if;
+  if treesync.op_problem(jsonb_build_object('ts', p_floor, 'type', 'set', 'node', 'n', 'key', 'k', 'value', 0), 64) is not null then
+    raise exception using
+      errcode = 'TS006',
+      message = format('floor %s is not a timestamp of the form WWWWWWWWWWWWW.CCCCC.replica', coalesce(quote_literal(p_floor), 'null'));
+  end if;
+  if not exists (select from treesync.trees t where t.id = p_tree) then
+    raise exception using
+      errcode = 'TS003',
+      message = format('tree %s does not exist', coalesce(quote_literal(p_tree), 'null'));
+  end if;
+  v_frontier := treesync.frontier(p_tree);
+  insert into treesync.replicas as r (tree, replica, floor, seen_at)
+  values (p_tree, p_replica, greatest(p_floor collate "C", coalesce(v_frontier, p_floor collate "C")), now())
+  on conflict (tree, replica) do update
+     set floor = greatest(r.floor, excluded.floor), seen_at = excluded.seen_at;
+end
+$$;
+
+-- The tree's stability frontier: the smallest floor among its replicas seen within the
+-- retention window (the setting treesync.retention, an interval, default 30 days), or null
+-- when none was seen (then nothing is refused as stale).
+create function treesync.frontier(p_tree text)
+returns text
+language sql
+stable
+as $$
+  select min(r.floor)
+    from treesync.replicas r
+   where r.tree = p_tree
+     and r.seen_at > now() - coalesce(nullif(current_setting('treesync.retention', true), ''), '30 days')::interval
 $$;
 
 -- Merges new moves into a tree's nodes and move log. Called by apply_ops, which holds the
@@ -483,6 +534,8 @@ declare
   v_accepted integer;
   v_undone integer;
   v_skipped integer;
+  v_frontier text collate "C";
+  v_stale text[];
 begin
   -- 1. Serialise the merges of this tree. The lock is held until commit, so two merges never
   --    interleave (interleaved cycle checks could each pass and together make a cycle), and seqs
@@ -559,6 +612,22 @@ begin
     from (select distinct on (u.ts) u.* from unnest(v_ops) u order by u.ts, u.idx) o
    where not exists (select from treesync.ops s where s.tree = p_tree and s.ts = o.ts);
   v_accepted := cardinality(v_new);
+
+  --    Operations older than the stability frontier can no longer arrive from a replica that
+  --    is still counted: the replica was away longer than the retention window. Refuse them,
+  --    naming them, so it re-issues its edits with fresh timestamps. (Duplicates change nothing
+  --    and do not count.)
+  v_frontier := treesync.frontier(p_tree);
+  if v_frontier is not null then
+    select array_agg(o.ts order by o.idx) into v_stale from unnest(v_new) o where o.ts < v_frontier;
+    if v_stale is not null then
+      raise exception using
+        errcode = 'TS005',
+        message = format('%s operation(s) older than the stability frontier %s, first %s',
+                         cardinality(v_stale), v_frontier, v_stale[1]),
+        detail = jsonb_build_object('stale', v_stale, 'frontier', v_frontier)::text;
+    end if;
+  end if;
 
   -- 4. Store the new operations, in batch order, with the next seqs.
   insert into treesync.ops (tree, seq, ts, type, node, parent, pos, key, value)

@@ -54,6 +54,13 @@ create table treesync.ops (
   value jsonb
 );
 
+create table treesync.replicas (
+  tree text collate "C" not null,
+  replica text collate "C" not null,
+  floor text collate "C" not null,
+  seen_at timestamp with time zone not null default now()
+);
+
 create table treesync.trees (
   id text collate "C" not null,
   seq bigint not null default 0,
@@ -74,6 +81,8 @@ alter table treesync.ops add constraint ops_tree_ts_key UNIQUE (tree, ts);
 
 alter table treesync.ops add constraint ops_type_check CHECK ((type = ANY (ARRAY['move'::text, 'set'::text])));
 
+alter table treesync.replicas add constraint replicas_pkey PRIMARY KEY (tree, replica);
+
 alter table treesync.trees add constraint trees_pkey PRIMARY KEY (id);
 
 CREATE UNIQUE INDEX fields_pkey ON treesync.fields USING btree (tree, node, key);
@@ -87,6 +96,8 @@ CREATE UNIQUE INDEX nodes_pkey ON treesync.nodes USING btree (tree, id);
 CREATE UNIQUE INDEX ops_pkey ON treesync.ops USING btree (tree, seq);
 
 CREATE UNIQUE INDEX ops_tree_ts_key ON treesync.ops USING btree (tree, ts);
+
+CREATE UNIQUE INDEX replicas_pkey ON treesync.replicas USING btree (tree, replica);
 
 CREATE UNIQUE INDEX trees_pkey ON treesync.trees USING btree (id);
 
@@ -109,6 +120,8 @@ declare
   v_accepted integer;
   v_undone integer;
   v_skipped integer;
+  v_frontier text collate "C";
+  v_stale text[];
 begin
   -- 1. Serialise the merges of this tree. The lock is held until commit, so two merges never
   --    interleave (interleaved cycle checks could each pass and together make a cycle), and seqs
@@ -186,6 +199,22 @@ begin
    where not exists (select from treesync.ops s where s.tree = p_tree and s.ts = o.ts);
   v_accepted := cardinality(v_new);
 
+  --    Operations older than the stability frontier can no longer arrive from a replica that
+  --    is still counted: the replica was away longer than the retention window. Refuse them,
+  --    naming them, so it re-issues its edits with fresh timestamps. (Duplicates change nothing
+  --    and do not count.)
+  v_frontier := treesync.frontier(p_tree);
+  if v_frontier is not null then
+    select array_agg(o.ts order by o.idx) into v_stale from unnest(v_new) o where o.ts < v_frontier;
+    if v_stale is not null then
+      raise exception using
+        errcode = 'TS005',
+        message = format('%s operation(s) older than the stability frontier %s, first %s',
+                         cardinality(v_stale), v_frontier, v_stale[1]),
+        detail = jsonb_build_object('stale', v_stale, 'frontier', v_frontier)::text;
+    end if;
+  end if;
+
   -- 4. Store the new operations, in batch order, with the next seqs.
   insert into treesync.ops (tree, seq, ts, type, node, parent, pos, key, value)
   select p_tree, v_seq + row_number() over (order by o.idx), o.ts, o.type, o.node, o.parent,
@@ -243,6 +272,17 @@ begin
   values (p_tree, 'ROOT', null, ''), (p_tree, 'TRASH', null, '');
   return true;
 end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.frontier(p_tree text)
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select min(r.floor)
+    from treesync.replicas r
+   where r.tree = p_tree
+     and r.seen_at > now() - coalesce(nullif(current_setting('treesync.retention', true), ''), '30 days')::interval
 $function$
 
 CREATE OR REPLACE FUNCTION treesync.merge_moves(p_tree text, p_moves treesync.op[], OUT undone integer, OUT skipped integer)
@@ -581,6 +621,36 @@ begin
          old_pos = v_values -> l.ts ->> 1,
          applied = (v_values -> l.ts ->> 2)::boolean
    where l.tree = p_tree and l.ts = any(f_ts);
+end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.note_replica(p_tree text, p_replica text, p_floor text)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_frontier text collate "C";
+begin
+  if p_replica is null or not (p_replica collate "C" ~ '^[A-Za-z0-9_-]+$' and length(p_replica) <= 32) then
+    raise exception using
+      errcode = 'TS006',
+      message = format('replica %s is not a replica id ([A-Za-z0-9_-]{1,32})', coalesce(quote_literal(p_replica), 'null'));
+  end if;
+  if treesync.op_problem(jsonb_build_object('ts', p_floor, 'type', 'set', 'node', 'n', 'key', 'k', 'value', 0), 64) is not null then
+    raise exception using
+      errcode = 'TS006',
+      message = format('floor %s is not a timestamp of the form WWWWWWWWWWWWW.CCCCC.replica', coalesce(quote_literal(p_floor), 'null'));
+  end if;
+  if not exists (select from treesync.trees t where t.id = p_tree) then
+    raise exception using
+      errcode = 'TS003',
+      message = format('tree %s does not exist', coalesce(quote_literal(p_tree), 'null'));
+  end if;
+  v_frontier := treesync.frontier(p_tree);
+  insert into treesync.replicas as r (tree, replica, floor, seen_at)
+  values (p_tree, p_replica, greatest(p_floor collate "C", coalesce(v_frontier, p_floor collate "C")), now())
+  on conflict (tree, replica) do update
+     set floor = greatest(r.floor, excluded.floor), seen_at = excluded.seen_at;
 end
 $function$
 

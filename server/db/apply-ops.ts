@@ -14,15 +14,25 @@ export interface ApplyResult {
   skipped: number;
 }
 
+/** Who pushes: recorded with the batch, so the tree's stability frontier counts it. */
+export interface Pusher {
+  replica: string;
+  /** The oldest ts it may still send. */
+  floor: string;
+}
+
 /**
- * Merges `ops` into `tree`. `beforeCommit` sees the result inside the transaction: throwing
- * there rolls the batch back (the push then stored nothing).
+ * Merges `ops` into `tree`, first recording the pusher's floor (`treesync.note_replica`) in the
+ * same transaction: operations older than the tree's stability frontier are refused
+ * (`stale_ops`). `beforeCommit` sees the result inside the transaction: throwing there rolls
+ * the batch back (the push then stored nothing).
  */
 export async function applyOps(
   pool: pg.Pool,
   tree: string,
   ops: Op[],
   maxValueBytes: number,
+  pusher: Pusher,
   beforeCommit: (result: ApplyResult) => void = () => {},
 ): Promise<ApplyResult> {
   if (!Number.isSafeInteger(maxValueBytes)) throw new Error(`maxValueBytes ${maxValueBytes} is not an integer`);
@@ -34,8 +44,8 @@ export async function applyOps(
     await client.query(`begin; set local treesync.max_value_bytes = ${maxValueBytes}`);
     try {
       const { rows } = await client.query<{ result: Record<string, number | null> }>(
-        'select treesync.apply_ops($1, $2::jsonb) as result',
-        [tree, JSON.stringify(ops)],
+        'select treesync.note_replica($1, $3, $4), treesync.apply_ops($1, $2::jsonb) as result',
+        [tree, JSON.stringify(ops), pusher.replica, pusher.floor],
       );
       const r = rows[0]!.result;
       const result: ApplyResult = {

@@ -52,7 +52,8 @@ export function pushRoutes(deps: AppDeps): Hono<AppEnv> {
       }
     });
 
-    const result = await applyOps(pool, tree, push.ops, config.maxValueBytes, (r) => {
+    const pusher = { replica: push.replica, floor: push.floor };
+    const result = await applyOps(pool, tree, push.ops, config.maxValueBytes, pusher, (r) => {
       // `base`, the seq before this batch, is at least every seq a replica can have seen.
       const base = r.seq - r.accepted;
       if (push.seen > base) {

@@ -42,11 +42,13 @@ function absorb(r: Replica, sentSeen: number, ops: StoredOp[], more: boolean, up
   r.seen = Math.max(r.seen, more ? ops.at(-1)!.seq : upTo);
 }
 
-async function push(r: Replica, token: string, ops: Op[]): Promise<{ sentSeen: number; answer: PushResponse }> {
+/** Pushes `ops`; `floor` is the oldest ts the replica may still send: its oldest unpushed op
+ * (the tree's stability frontier must not pass it, or its later batches would be stale). */
+async function push(r: Replica, token: string, ops: Op[], floor: string): Promise<{ sentSeen: number; answer: PushResponse }> {
   const sentSeen = r.seen;
   const res = await server.call('POST', `/v1/trees/${TREE}/push`, {
     token,
-    body: { replica: r.id, seen: sentSeen, floor: ops[0]!.ts, ops },
+    body: { replica: r.id, seen: sentSeen, floor, ops },
   });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return { sentSeen, answer: pushResponseSchema.parse(res.body) };
@@ -67,11 +69,12 @@ async function pullToEnd(r: Replica, token: string): Promise<void> {
  * answer (ignored, like a timeout), some twice at the same time. */
 async function runReplica(r: Replica, token: string, ops: Op[]): Promise<void> {
   for (let at = 0, b = 0; at < ops.length; b++) {
+    const floor = ops.slice(at).reduce((oldest, op) => (op.ts < oldest ? op.ts : oldest), ops[at]!.ts);
     const batch = ops.slice(at, at + 1 + ((b * 5 + r.id.charCodeAt(2)) % 8));
     at += batch.length;
     const mode = (b + r.id.charCodeAt(2)) % 3;
-    const lost = mode === 1 ? [await push(r, token, batch)] : []; // its answer never arrives: retry
-    const answers = mode === 2 ? await Promise.all([push(r, token, batch), push(r, token, batch)]) : [await push(r, token, batch)];
+    const lost = mode === 1 ? [await push(r, token, batch, floor)] : []; // its answer never arrives: retry
+    const answers = mode === 2 ? await Promise.all([push(r, token, batch, floor), push(r, token, batch, floor)]) : [await push(r, token, batch, floor)];
     for (const { sentSeen, answer } of answers) absorb(r, sentSeen, answer.ops, answer.more, answer.seq);
     // Each attempt saw every op of the batch, and exactly one attempt stored each.
     const attempts = [...lost, ...answers].map((a) => a.answer);

@@ -159,7 +159,7 @@ async function* byteChunks(source: ByteSource): AsyncGenerator<Uint8Array> {
           done = true;
           return;
         }
-        yield next.value;
+        yield plain(next.value);
       }
     } finally {
       if (!done) await iterator.return?.();
@@ -174,12 +174,18 @@ async function* byteChunks(source: ByteSource): AsyncGenerator<Uint8Array> {
         done = true;
         return;
       }
-      yield next.value;
+      yield plain(next.value);
     }
   } finally {
     if (!done) await reader.cancel().catch(() => {});
     reader.releaseLock();
   }
+}
+
+/** A plain Uint8Array view of a chunk (Node streams give Buffers, a subclass): the parser's
+ * byte loads then always see one kind of object, which keeps V8's code for them monomorphic. */
+function plain(chunk: Uint8Array): Uint8Array {
+  return chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
 function failed(err: unknown): never {

@@ -1,6 +1,6 @@
 /**
  * The route modules `createApp` mounts, in order. A new endpoint is a file in this folder
- * exporting a `RouteModule`, listed here (e.g. `snapshotRoutes` from `./snapshot.ts`); it
+ * exporting a `RouteModule`, listed here; it
  * inherits the shared /v1 middleware (see route-module.ts) and adds `allow(scope)`.
  */
 import { eventsRoutes } from './events.ts';
@@ -8,6 +8,7 @@ import { operationsRoutes } from './operations.ts';
 import { pullRoutes } from './pull.ts';
 import { pushRoutes } from './push.ts';
 import type { RouteModule } from './route-module.ts';
+import { snapshotRoutes } from './snapshot.ts';
 import { stateRoutes } from './state.ts';
 import { treeRoutes } from './trees.ts';
 
@@ -19,5 +20,6 @@ export const ROUTES: readonly RouteModule[] = [
   pushRoutes,
   pullRoutes,
   stateRoutes,
+  snapshotRoutes,
   eventsRoutes,
 ];

@@ -69,7 +69,7 @@ export function snapshotHandler(deps: SnapshotHandlerDeps): (c: Context) => Prom
       // Not stream.pipeline: it would destroy the snapshot *with an error* when the client goes
       // away, and that is an ordinary early end ('aborted'), not a failure.
       stream.pipe(deflater);
-      stream.once('error', (err) => deflater.destroy(err));
+      stream.on('error', (err) => deflater.destroy(err));
       deflater.once('close', () => {
         if (!stream.readableEnded) stream.destroy();
       });

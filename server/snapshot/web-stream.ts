@@ -44,7 +44,7 @@ export function toWebStream(source: Readable, opts: WebStreamOptions = {}): Read
           if ((controller.desiredSize ?? 0) <= 0) source.pause();
         });
         source.once('end', () => settle('end', () => controller.close()));
-        source.once('error', (err: Error) => fail(controller, err));
+        source.on('error', (err: Error) => fail(controller, err));
         // Destroyed without an error and without reaching its end: the body is incomplete, and
         // the reader must see that rather than a clean end of stream.
         source.once('close', () => fail(controller, new Error('the stream closed before its end')));

@@ -24,13 +24,14 @@ const pushBody = () => {
   return { replica: 'intruder', seen: 0, floor: at, ops: [move(at, 'x', 'ROOT')] };
 };
 
-/** Every endpoint that takes a token. The snapshot route joins this list when it is mounted. */
+/** Every endpoint that takes a token. */
 const ENDPOINTS: Endpoint[] = [
   { name: 'PUT tree', scope: 'write', send: (t, h) => server.call('PUT', `/v1/trees/${TREE}`, { token: t, headers: h }) },
   { name: 'GET tree', scope: 'read', send: (t, h) => server.call('GET', `/v1/trees/${TREE}`, { token: t, headers: h }) },
   { name: 'push', scope: 'write', send: (t, h) => server.call('POST', `/v1/trees/${TREE}/push`, { token: t, headers: h, body: pushBody() }) },
   { name: 'pull', scope: 'read', send: (t, h) => server.call('GET', `/v1/trees/${TREE}/pull?since=0`, { token: t, headers: h }) },
   { name: 'state', scope: 'read', send: (t, h) => server.call('GET', `/v1/trees/${TREE}/state`, { token: t, headers: h }) },
+  { name: 'snapshot', scope: 'read', send: (t, h) => server.call('GET', `/v1/trees/${TREE}/snapshot`, { token: t, headers: h }) },
   { name: 'events', scope: 'read', send: (t) => connect(server.url, TREE, t) },
 ];
 

@@ -4,7 +4,7 @@
  * version-1 server may add facts a reader can skip).
  */
 import { SnapshotError } from './snapshot-error.ts';
-import type { SnapshotHeader } from './snapshot-format.ts';
+import type { SnapshotHeader } from '../protocol/snapshot-format.ts';
 
 export function parseHeader(json: Uint8Array): SnapshotHeader {
   let value: unknown;

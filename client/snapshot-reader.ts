@@ -26,7 +26,7 @@ import {
   type SectionName,
   type SectionRows,
   type SnapshotHeader,
-} from './snapshot-format.ts';
+} from '../protocol/snapshot-format.ts';
 import { parseHeader } from './snapshot-header.ts';
 import { ROW_DECODERS } from './snapshot-rows.ts';
 

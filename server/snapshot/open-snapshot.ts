@@ -13,7 +13,7 @@
  * connection is back in the pool), `unavailable` when the pool gives no connection in time.
  */
 import type pg from 'pg';
-import { encodePreamble, SECTIONS, type SectionName, type SnapshotHeader } from '../../client/snapshot-format.ts';
+import { encodePreamble, SECTIONS, type SectionName, type SnapshotHeader } from '../../protocol/snapshot-format.ts';
 import { TreesyncError } from '../../protocol/errors.ts';
 import { TREE_ID } from '../../protocol/ops.ts';
 import { SnapshotStream, type SectionCopy, type SnapshotStreamOptions } from './snapshot-stream.ts';

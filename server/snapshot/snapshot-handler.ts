@@ -20,7 +20,7 @@ import type { Readable, Writable } from 'node:stream';
 import { constants as zlibConstants, createGzip } from 'node:zlib';
 import type { Context } from 'hono';
 import type pg from 'pg';
-import { SNAPSHOT_CONTENT_TYPE } from '../../client/snapshot-format.ts';
+import { SNAPSHOT_CONTENT_TYPE } from '../../protocol/snapshot-format.ts';
 import { acceptsGzip } from './accepts-gzip.ts';
 import { openSnapshot, type SnapshotOptions } from './open-snapshot.ts';
 import type { SnapshotResult } from './snapshot-stream.ts';

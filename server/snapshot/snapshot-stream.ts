@@ -1,7 +1,7 @@
 /**
  * The bytes of one snapshot as a Node Readable: the preamble, then each section's tag and its
  * `COPY … TO STDOUT (FORMAT binary)` bytes passed through, then the end marker
- * (client/snapshot-format.ts). It owns a pooled connection whose transaction (REPEATABLE READ,
+ * (protocol/snapshot-format.ts). It owns a pooled connection whose transaction (REPEATABLE READ,
  * begun by open-snapshot.ts) every COPY reads from, so all sections show one database state.
  *
  * Backpressure, all the way: a COPY's chunks are pushed into this stream and the COPY stream is
@@ -18,7 +18,7 @@
 import { Readable } from 'node:stream';
 import type pg from 'pg';
 import copyStreams, { type CopyToStreamQuery } from 'pg-copy-streams';
-import { END_TAG } from '../../client/snapshot-format.ts';
+import { END_TAG } from '../../protocol/snapshot-format.ts';
 import { cancelBackend } from './cancel-backend.ts';
 
 export interface SnapshotStreamOptions {

@@ -2,7 +2,7 @@
 // client's reader, equals GET /state at the same seq; with and without gzip.
 import { beforeAll, expect, test } from 'vitest';
 import { readSnapshot } from '../../client/snapshot-reader.ts';
-import type { SectionRows, SnapshotHeader } from '../../client/snapshot-format.ts';
+import type { SectionRows, SnapshotHeader } from '../../protocol/snapshot-format.ts';
 import type { Op } from '../../protocol/ops.ts';
 import { stateResponseSchema } from '../../protocol/state.ts';
 import { move, set, ts } from '../merge/ops.ts';

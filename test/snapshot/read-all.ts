@@ -1,6 +1,6 @@
 /** Reads a whole snapshot with the client's reader into arrays, checking progress on the way. */
 import { readSnapshot, type ByteSource, type ReadSnapshotOptions } from '../../client/snapshot-reader.ts';
-import type { FieldRow, MoveRow, NodeRow, SnapshotHeader } from '../../client/snapshot-format.ts';
+import type { FieldRow, MoveRow, NodeRow, SnapshotHeader } from '../../protocol/snapshot-format.ts';
 
 export interface ReadBack {
   header: SnapshotHeader;

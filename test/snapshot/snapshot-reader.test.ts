@@ -4,7 +4,7 @@
  * disagrees with its header.
  */
 import { describe, expect, test } from 'vitest';
-import { encodePreamble, END_TAG, SECTIONS, type SnapshotHeader } from '../../client/snapshot-format.ts';
+import { encodePreamble, END_TAG, SECTIONS, type SnapshotHeader } from '../../protocol/snapshot-format.ts';
 import { readSnapshot, type SnapshotEvent } from '../../client/snapshot-reader.ts';
 import { bool, concatBytes, encodeCopy, jsonb, text } from './copy-encoder.ts';
 import { readAll } from './read-all.ts';

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { readSnapshot } from '../../client/snapshot-reader.ts';
-import type { SnapshotHeader } from '../../client/snapshot-format.ts';
+import type { SnapshotHeader } from '../../protocol/snapshot-format.ts';
 import { formatTs } from '../../protocol/ops.ts';
 import type { SnapshotHandlerDeps } from '../../server/snapshot/snapshot-handler.ts';
 import type { SnapshotResult } from '../../server/snapshot/snapshot-stream.ts';

@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { SNAPSHOT_CONTENT_TYPE } from '../../client/snapshot-format.ts';
+import { SNAPSHOT_CONTENT_TYPE } from '../../protocol/snapshot-format.ts';
 import { formatTs, TRASH, type Op } from '../../protocol/ops.ts';
 import { GrowingTree } from '../../bench/growing-tree.ts';
 import { useTestDb } from '../pg/db.ts';

@@ -10,7 +10,6 @@
  * Runs against DATABASE_URL if set, else an embedded Postgres with durable settings (fsync on).
  * Prints a table and writes it to bench/results/merge.md. BENCH_SCALE=0.1 runs a tenth of it.
  */
-import { writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import pg from 'pg';
 import { migrate } from '../sql/migrate.ts';
@@ -18,22 +17,18 @@ import { startCluster } from '../test/pg/cluster.ts';
 import { dbUrl, ident, withClient } from '../test/pg/admin.ts';
 import { formatTs, type MoveOp } from '../protocol/ops.ts';
 import { GrowingTree } from './growing-tree.ts';
+import { machine, postgres, type ResultRow, writeResults } from './report.ts';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const n = (count: number) => Math.max(1, Math.round(count * SCALE));
 
-interface Row {
-  case: string;
-  figure: string;
-  detail: string;
-}
 
 async function main() {
   const cluster = await startCluster({ durable: true });
   const name = `treesync_bench_${process.pid}`;
   await withClient(cluster.url, (c) => c.query(`create database ${ident(name)}`));
   const pool = new pg.Pool({ connectionString: dbUrl(cluster.url, name), max: 10 });
-  const rows: Row[] = [];
+  const rows: ResultRow[] = [];
   try {
     await withClient(dbUrl(cluster.url, name), (c) => migrate(c));
     rows.push(await inOrder(pool));
@@ -60,7 +55,7 @@ async function newTree(db: pg.Pool, tree: string) {
   await db.query('select treesync.create_tree($1)', [tree]);
 }
 
-async function inOrder(db: pg.Pool): Promise<Row> {
+async function inOrder(db: pg.Pool): Promise<ResultRow> {
   const total = n(200_000);
   await newTree(db, 'in-order');
   const tree = new GrowingTree('pusher', 1);
@@ -78,7 +73,7 @@ async function inOrder(db: pg.Pool): Promise<Row> {
   };
 }
 
-async function lateMerge(db: pg.Pool): Promise<Row> {
+async function lateMerge(db: pg.Pool): Promise<ResultRow> {
   const online = n(100_000);
   const offline = n(10_000);
   await newTree(db, 'late');
@@ -101,7 +96,7 @@ async function lateMerge(db: pg.Pool): Promise<Row> {
   };
 }
 
-async function chain(db: pg.Pool): Promise<Row[]> {
+async function chain(db: pg.Pool): Promise<ResultRow[]> {
   const depth = n(10_000);
   await newTree(db, 'chain');
   const ts = (i: number) => formatTs(1_700_000_000_000 + i, 0, 'chain');
@@ -173,7 +168,7 @@ async function chain(db: pg.Pool): Promise<Row[]> {
   }
 }
 
-async function concurrent(db: pg.Pool): Promise<Row[]> {
+async function concurrent(db: pg.Pool): Promise<ResultRow[]> {
   const perClient = n(20_000);
   const run = async (trees: string[]) => {
     for (const t of new Set(trees)) await newTree(db, t);
@@ -207,22 +202,9 @@ function progress(msg: string) {
   console.error(`[bench:merge] ${msg}`);
 }
 
-async function report(rows: Row[], kind: string) {
-  const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`;
-  const lines = [
-    `# bench:merge — ${new Date().toISOString().slice(0, 10)}`,
-    '',
-    `Machine: ${machine}. Postgres: ${kind === 'env' ? 'DATABASE_URL' : `${kind} Postgres 18, durable settings (fsync on)`}.${SCALE !== 1 ? ` Scale ${SCALE}.` : ''}`,
-    '',
-    '| case | result | detail |',
-    '|---|---|---|',
-    ...rows.map((r) => `| ${r.case} | ${r.figure} | ${r.detail} |`),
-    '',
-  ];
-  const text = lines.join('\n');
-  console.log(text);
-  await mkdir(new URL('./results/', import.meta.url), { recursive: true });
-  await writeFile(new URL('./results/merge.md', import.meta.url), text);
+async function report(rows: ResultRow[], kind: string) {
+  const scale = SCALE !== 1 ? ` Scale ${SCALE}.` : '';
+  await writeResults('merge', [`Machine: ${machine()}. Postgres: ${postgres(kind)}.${scale}`], rows);
 }
 
 await main();

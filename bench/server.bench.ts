@@ -12,8 +12,6 @@
  * embedded Postgres with durable settings (fsync on). Prints a table and writes it to
  * bench/results/server.md. BENCH_SCALE=0.1 runs a tenth of it.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import { sign } from 'hono/jwt';
 import WebSocket from 'ws';
 import { migrate } from '../sql/migrate.ts';
@@ -23,23 +21,19 @@ import { type RunningServer, startServer } from '../server/start-server.ts';
 import { dbUrl, ident, withClient } from '../test/pg/admin.ts';
 import { startCluster } from '../test/pg/cluster.ts';
 import { GrowingTree } from './growing-tree.ts';
+import { machine, postgres, type ResultRow, writeResults } from './report.ts';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const n = (count: number) => Math.max(1, Math.round(count * SCALE));
 const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
 
-interface Row {
-  case: string;
-  figure: string;
-  detail: string;
-}
 
 async function main() {
   const cluster = await startCluster({ durable: true });
   const name = `treesync_bench_server_${process.pid}`;
   await withClient(cluster.url, (c) => c.query(`create database ${ident(name)}`));
   const url = dbUrl(cluster.url, name);
-  const rows: Row[] = [];
+  const rows: ResultRow[] = [];
   let server: RunningServer | undefined;
   try {
     await withClient(url, (c) => migrate(c));
@@ -84,7 +78,7 @@ async function throughput(
   batch: number,
   total: number,
   opts: { createOnly?: boolean } = {},
-): Promise<Row> {
+): Promise<ResultRow> {
   const tree = `push-${clients}${opts.createOnly ? '-create' : ''}`;
   await call(base, token, 'PUT', `/v1/trees/${tree}`);
   const perClient = Math.ceil(total / clients);
@@ -122,7 +116,7 @@ async function throughput(
 
 /** `subscribers` WebSockets on one tree; `pushes` one-op pushes 20 ms apart; the time from
  * sending each push to each subscriber getting a poke of its seq (or later). */
-async function pokeLatency(base: string, token: string, subscribers: number, pushes: number): Promise<Row> {
+async function pokeLatency(base: string, token: string, subscribers: number, pushes: number): Promise<ResultRow> {
   const tree = 'pokes';
   await call(base, token, 'PUT', `/v1/trees/${tree}`);
   const sentAt = new Map<number, number>(); // seq -> when its push was sent
@@ -176,24 +170,13 @@ function progress(msg: string) {
   process.stderr.write(`${msg}\n`);
 }
 
-async function report(rows: Row[], kind: string) {
-  const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`;
-  const lines = [
-    `# bench:server — ${new Date().toISOString().slice(0, 10)}`,
-    '',
-    `Machine: ${machine}. Postgres: ${kind === 'env' ? 'DATABASE_URL' : `${kind} Postgres 18, durable settings (fsync on)`}. Server and clients in one process, over loopback.${SCALE !== 1 ? ` Scale ${SCALE}.` : ''}`,
+async function report(rows: ResultRow[], kind: string) {
+  const scale = SCALE !== 1 ? ` Scale ${SCALE}.` : '';
+  await writeResults('server', [
+    `Machine: ${machine()}. Postgres: ${postgres(kind)}. Server and clients in one process, over loopback.${scale}`,
     '',
     'Targets (issue 3): a single client pushing 1,000-operation batches ≥ 20,000 ops/s; push-to-poke p99 ≤ 50 ms.',
-    '',
-    '| case | result | detail |',
-    '|---|---|---|',
-    ...rows.map((r) => `| ${r.case} | ${r.figure} | ${r.detail} |`),
-    '',
-  ];
-  const text = lines.join('\n');
-  console.log(text);
-  await mkdir(new URL('./results/', import.meta.url), { recursive: true });
-  await writeFile(new URL('./results/server.md', import.meta.url), text);
+  ], rows);
 }
 
 await main();

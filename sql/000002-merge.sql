@@ -241,7 +241,7 @@ begin
     return;
   end if;
   select max(m.ts) into v_newest_logged from treesync.moves m where m.tree = p_tree;
-  v_late := v_newest_logged > v_oldest_new;
+  v_late := coalesce(v_newest_logged > v_oldest_new, false);
 
   -- 1. The ids the window names: its nodes, their parents, and (for logged moves) the parents
   --    they replaced, which undoing puts back.

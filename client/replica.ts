@@ -1,0 +1,45 @@
+/**
+ * The pinned `Replica` (design.md, "Client"): one replica and its merge, nothing else, no
+ * network. A thin main-thread face over the worker's RPC interface: every call is one message,
+ * a rejection becomes a TreesyncError with `code` (and `index` for a bad operation).
+ */
+import type { Op } from '../protocol/ops.ts';
+import { rpc } from './errors.ts';
+import type { SpawnedWorker } from './spawn-worker.ts';
+import type { ApplyResult, FieldRow, MoveLogRow, NodeRow, ValueRow } from './worker-api.ts';
+
+export interface Replica {
+  /** treesync.apply_ops's semantics and validation; a bad batch rejects (an error with `code`
+   * and `index`) and changes nothing. */
+  apply(ops: Op[]): Promise<ApplyResult>;
+  /** All nodes, ROOT and TRASH too. */
+  nodes(): Promise<NodeRow[]>;
+  /** Live fields (no removed ones). */
+  values(): Promise<ValueRow[]>;
+  close(): Promise<void>;
+}
+
+/** More than the pinned interface, for tests and tools that compare with the server's tables. */
+export interface InspectableReplica extends Replica {
+  /** Every field row with its ts, removed ones (value null) too. */
+  fields(): Promise<FieldRow[]>;
+  /** The move log, by ts. */
+  moveLog(): Promise<MoveLogRow[]>;
+}
+
+export function replicaOf(worker: SpawnedWorker): InspectableReplica {
+  const { api } = worker;
+  let closed: Promise<void> | undefined;
+  return {
+    apply: (ops) => rpc(api.apply(ops)),
+    nodes: () => rpc(api.nodes()),
+    values: () => rpc(api.values()),
+    fields: () => rpc(api.fields()),
+    moveLog: () => rpc(api.moveLog()),
+    close() {
+      // Closing twice is closing once; the worker ends even when the database's close fails.
+      closed ??= rpc(api.close()).finally(() => worker.terminate());
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * The one RPC interface between the app's thread and the worker that owns the replica (types
+ * only). `worker/replica-service.ts` implements it and exposes it with comlink; the main thread
+ * calls it through `Comlink.wrap<WorkerApi>`. Rejections carry a WireError (errors.ts).
+ */
+import type { Op } from '../protocol/ops.ts';
+
+export interface ApplyResult {
+  accepted: number;
+  duplicates: number;
+  undone: number;
+  skipped: number;
+}
+
+export interface NodeRow {
+  id: string;
+  parent: string | null;
+  pos: string;
+}
+
+export interface ValueRow {
+  node: string;
+  key: string;
+  value: unknown;
+}
+
+/** A move log entry, as `treesync.moves` holds it (without the tree). */
+export interface MoveLogRow {
+  ts: string;
+  node: string;
+  parent: string;
+  pos: string;
+  old_parent: string | null;
+  old_pos: string | null;
+  applied: boolean;
+}
+
+/** A field with its ts, tombstones (`value` null) included, as `treesync.fields` holds it. */
+export interface FieldRow {
+  node: string;
+  key: string;
+  value: unknown;
+  ts: string;
+}
+
+export interface WorkerApi {
+  /** Opens the replica's database (in memory) and creates its schema. After close(), open()
+   * starts a new, empty replica in the same worker. */
+  open(options: { storage: 'memory' }): Promise<void>;
+  /** treesync.apply_ops on the replica. */
+  apply(ops: Op[]): Promise<ApplyResult>;
+  /** Every node, ROOT and TRASH too, by id (bytewise). */
+  nodes(): Promise<NodeRow[]>;
+  /** Live fields (no tombstones), by (node, key). */
+  values(): Promise<ValueRow[]>;
+  /** Every field row, tombstones too, by (node, key): for comparing with the server's table. */
+  fields(): Promise<FieldRow[]>;
+  /** The move log, by ts. */
+  moveLog(): Promise<MoveLogRow[]>;
+  /** Closes the database (an in-memory replica is gone). The worker can then be ended. */
+  close(): Promise<void>;
+}

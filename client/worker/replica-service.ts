@@ -1,0 +1,95 @@
+/**
+ * The worker's side of WorkerApi: one replica in one wa-sqlite database. Every call runs alone
+ * (serial.ts), and a failing call rejects with a WireError (errors.ts) so its `code` and details
+ * cross the boundary. How the SQLite module is loaded differs between a browser worker and a
+ * Node worker thread, so the caller passes `loadSqlite`.
+ */
+import * as SQLite from '@journeyapps/wa-sqlite';
+import { MAX_VALUE_BYTES } from '../../protocol/ops.ts';
+import { toWireError } from '../errors.ts';
+import type { FieldRow, MoveLogRow, NodeRow, ValueRow, WorkerApi } from '../worker-api.ts';
+import { applyOps } from './apply-ops.ts';
+import { createSchema } from './schema.ts';
+import { serial } from './serial.ts';
+import { Db } from './sqlite-db.ts';
+
+/** Loads the wa-sqlite Emscripten module (in Node: with the wasm binary passed in). */
+export type LoadSqlite = () => Promise<unknown>;
+
+export function createReplicaService(loadSqlite: LoadSqlite): WorkerApi {
+  let db: Db | undefined;
+  /** The SQLite API, made once per worker: a closed replica can be opened again (fresh). */
+  let sqlite3: SQLiteAPI | undefined;
+  const queue = serial();
+  const opened = (): Db => {
+    if (!db) throw new Error('the replica is not open');
+    return db;
+  };
+  /** Runs a call in turn; errors leave as WireErrors. */
+  const call = <T>(task: () => Promise<T>): Promise<T> =>
+    queue(task).catch((err: unknown) => {
+      throw toWireError(err);
+    });
+
+  return {
+    open: (options) =>
+      call(async () => {
+        if (db) throw new Error('the replica is open already');
+        if (options.storage !== 'memory') throw new Error(`storage ${String(options.storage)} is not supported`);
+        sqlite3 ??= SQLite.Factory(await loadSqlite());
+        const opening = await Db.open(sqlite3);
+        await createSchema(opening);
+        db = opening;
+      }),
+
+    apply: (ops) => call(() => applyOps(opened(), ops, { maxValueBytes: MAX_VALUE_BYTES })),
+
+    nodes: () =>
+      call(async () =>
+        (await opened().all('select id, parent, pos from nodes order by id')).map(
+          (r): NodeRow => ({ id: r[0] as string, parent: r[1] as string | null, pos: r[2] as string }),
+        ),
+      ),
+
+    values: () =>
+      call(async () =>
+        (await opened().all('select node, key, value from fields where value is not null order by node, key')).map(
+          (r): ValueRow => ({ node: r[0] as string, key: r[1] as string, value: JSON.parse(r[2] as string) }),
+        ),
+      ),
+
+    fields: () =>
+      call(async () =>
+        (await opened().all('select node, key, value, ts from fields order by node, key')).map(
+          (r): FieldRow => ({
+            node: r[0] as string,
+            key: r[1] as string,
+            value: r[2] === null ? null : JSON.parse(r[2] as string),
+            ts: r[3] as string,
+          }),
+        ),
+      ),
+
+    moveLog: () =>
+      call(async () =>
+        (await opened().all('select ts, node, parent, pos, old_parent, old_pos, applied from moves order by ts')).map(
+          (r): MoveLogRow => ({
+            ts: r[0] as string,
+            node: r[1] as string,
+            parent: r[2] as string,
+            pos: r[3] as string,
+            old_parent: r[4] as string | null,
+            old_pos: r[5] as string | null,
+            applied: Number(r[6]) === 1,
+          }),
+        ),
+      ),
+
+    close: () =>
+      call(async () => {
+        const closing = db;
+        db = undefined;
+        await closing?.close();
+      }),
+  };
+}

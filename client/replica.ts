@@ -25,6 +25,8 @@ export interface InspectableReplica extends Replica {
   fields(): Promise<FieldRow[]>;
   /** The move log, by ts. */
   moveLog(): Promise<MoveLogRow[]>;
+  /** Every row of every table. */
+  dump(): Promise<Record<string, unknown[][]>>;
 }
 
 export function replicaOf(worker: SpawnedWorker): InspectableReplica {
@@ -36,6 +38,7 @@ export function replicaOf(worker: SpawnedWorker): InspectableReplica {
     values: () => rpc(api.values()),
     fields: () => rpc(api.fields()),
     moveLog: () => rpc(api.moveLog()),
+    dump: () => rpc(api.dump()),
     close() {
       // Closing twice is closing once; the worker ends even when the database's close fails.
       closed ??= rpc(api.close()).finally(() => worker.terminate());

@@ -57,6 +57,9 @@ export interface WorkerApi {
   fields(): Promise<FieldRow[]>;
   /** The move log, by ts. */
   moveLog(): Promise<MoveLogRow[]>;
+  /** Every row of every table of the replica, by table, in key order: for proving that a
+   * refused batch changed nothing. */
+  dump(): Promise<Record<string, unknown[][]>>;
   /** Closes the database (an in-memory replica is gone). The worker can then be ended. */
   close(): Promise<void>;
 }

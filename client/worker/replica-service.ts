@@ -9,7 +9,7 @@ import { MAX_VALUE_BYTES } from '../../protocol/ops.ts';
 import { toWireError } from '../errors.ts';
 import type { FieldRow, MoveLogRow, NodeRow, ValueRow, WorkerApi } from '../worker-api.ts';
 import { applyOps } from './apply-ops.ts';
-import { createSchema } from './schema.ts';
+import { createSchema, TABLE_NAMES as DUMPED_TABLES } from './schema.ts';
 import { serial } from './serial.ts';
 import { Db } from './sqlite-db.ts';
 
@@ -84,6 +84,14 @@ export function createReplicaService(loadSqlite: LoadSqlite): WorkerApi {
           }),
         ),
       ),
+
+    dump: () =>
+      call(async () => {
+        const d = opened();
+        const out: Record<string, unknown[][]> = {};
+        for (const table of DUMPED_TABLES) out[table] = await d.all(`select * from ${table} order by 1, 2`);
+        return out;
+      }),
 
     close: () =>
       call(async () => {

@@ -59,6 +59,8 @@ create table if not exists sync_state (
 ) without rowid;
 `;
 
+export const TABLE_NAMES = ['nodes', 'fields', 'moves', 'sets', 'outbox', 'sync_state'] as const;
+
 /** Children in sibling order (pos, id), for reading a parent's children by index. */
 export const INDEXES_SQL = `
 create index if not exists nodes_by_parent on nodes (parent, pos, id);

@@ -44,10 +44,10 @@ export function fromWireError(value: unknown): Error {
   return err;
 }
 
-/** Awaits an RPC call; a rejection becomes the error fromWireError makes. */
-export async function rpc<T>(call: Promise<T>): Promise<T> {
+/** Makes an RPC call; a rejection becomes the error fromWireError makes. */
+export async function rpc<T>(call: () => Promise<T>): Promise<T> {
   try {
-    return await call;
+    return await call();
   } catch (err) {
     throw fromWireError(err);
   }

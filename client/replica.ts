@@ -4,6 +4,7 @@
  * a rejection becomes a TreesyncError with `code` (and `index` for a bad operation).
  */
 import type { Op } from '../protocol/ops.ts';
+import { TreesyncError } from '../protocol/errors.ts';
 import { rpc } from './errors.ts';
 import type { SpawnedWorker } from './spawn-worker.ts';
 import type { ApplyResult, FieldRow, MoveLogRow, NodeRow, ValueRow } from './worker-api.ts';
@@ -30,18 +31,22 @@ export interface InspectableReplica extends Replica {
 }
 
 export function replicaOf(worker: SpawnedWorker): InspectableReplica {
-  const { api } = worker;
   let closed: Promise<void> | undefined;
+  /** The worker's API while open; after close() every call rejects, saying so. */
+  const api = () => {
+    if (closed) throw new TreesyncError('invalid_request', 'the replica is closed');
+    return worker.api;
+  };
   return {
-    apply: (ops) => rpc(api.apply(ops)),
-    nodes: () => rpc(api.nodes()),
-    values: () => rpc(api.values()),
-    fields: () => rpc(api.fields()),
-    moveLog: () => rpc(api.moveLog()),
-    dump: () => rpc(api.dump()),
+    apply: (ops) => rpc(() => api().apply(ops)),
+    nodes: () => rpc(() => api().nodes()),
+    values: () => rpc(() => api().values()),
+    fields: () => rpc(() => api().fields()),
+    moveLog: () => rpc(() => api().moveLog()),
+    dump: () => rpc(() => api().dump()),
     close() {
       // Closing twice is closing once; the worker ends even when the database's close fails.
-      closed ??= rpc(api.close()).finally(() => worker.terminate());
+      closed ??= rpc(() => worker.api.close()).finally(() => worker.terminate());
       return closed;
     },
   };

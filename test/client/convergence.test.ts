@@ -4,7 +4,7 @@
 // cycle. FC_RUNS raises (or lowers) the number of runs; a failure prints the shrunk scenario.
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import type { Op } from '../../protocol/ops.ts';
+import type { Json, Op } from '../../protocol/ops.ts';
 import { arbReplicaSessions, arbScenario, type DeliveryPlan } from '../model/arbitraries.ts';
 import { fcRuns } from '../model/fc-runs.ts';
 import { checkInvariants, replay } from '../model/reference.ts';
@@ -18,7 +18,7 @@ const PROPERTY_TIMEOUT = 15 * 60_000;
 async function deliver(plan: DeliveryPlan) {
   const replica = await replicas.fresh();
   for (const batch of plan) await replica.apply(batch);
-  return { nodes: await replica.nodes(), fields: (await replica.values()).map(({ node, key, value }) => ({ node, key, value })) };
+  return { nodes: await replica.nodes(), fields: (await replica.values()).map(({ node, key, value }) => ({ node, key, value: value as Json })) };
 }
 
 async function expectConverged(ops: Op[], plans: DeliveryPlan[]) {

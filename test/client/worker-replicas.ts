@@ -21,16 +21,16 @@ export function useWorkerReplicas(): ReplicaSource {
   afterAll(() => worker.terminate());
   return {
     async fresh() {
-      if (open) await rpc(api.close());
-      await rpc(api.open({ storage: 'memory' }));
+      if (open) await rpc(() => api.close());
+      await rpc(() => api.open({ storage: 'memory' }));
       open = true;
       return {
-        apply: (ops) => rpc(api.apply(ops)),
-        nodes: () => rpc(api.nodes()),
-        values: () => rpc(api.values()),
-        fields: () => rpc(api.fields()),
-        moveLog: () => rpc(api.moveLog()),
-        dump: () => rpc(api.dump()),
+        apply: (ops) => rpc(() => api.apply(ops)),
+        nodes: () => rpc(() => api.nodes()),
+        values: () => rpc(() => api.values()),
+        fields: () => rpc(() => api.fields()),
+        moveLog: () => rpc(() => api.moveLog()),
+        dump: () => rpc(() => api.dump()),
       };
     },
   };

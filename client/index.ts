@@ -7,15 +7,20 @@
  */
 import { fromWireError } from './errors.ts';
 import type { SpawnedWorker } from './spawn-worker.ts';
-import { replicaOf, type InspectableReplica, type Replica } from './replica.ts';
+import { replicaOf, type LocalReplica, type Replica } from './replica.ts';
 
-export type { Replica, InspectableReplica } from './replica.ts';
-export type { ApplyResult, NodeRow, ValueRow, FieldRow, MoveLogRow } from './worker-api.ts';
+export type { Replica, LocalReplica } from './replica.ts';
+export type { ApplyResult, NodeRow, ValueRow, FieldRow, MoveLogRow, Placement } from './worker-api.ts';
 export type { ReplicaError } from './errors.ts';
 
 export interface OpenReplicaOptions {
   /** Where the replica lives. Only `memory` for now: it lasts as long as the worker. */
   storage?: 'memory';
+}
+
+export interface OpenLocalReplicaOptions extends OpenReplicaOptions {
+  /** The replica id its edits are stamped with; made up when not given. */
+  replica?: string;
 }
 
 const inNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
@@ -32,14 +37,14 @@ async function spawn(): Promise<SpawnedWorker> {
 }
 
 export async function openReplica(options: OpenReplicaOptions = {}): Promise<Replica> {
-  return openInspectableReplica(options);
+  return openLocalReplica(options);
 }
 
-/** openReplica, with the inspection calls of InspectableReplica (tests, tools). */
-export async function openInspectableReplica(options: OpenReplicaOptions = {}): Promise<InspectableReplica> {
+/** openReplica, with local edits and the inspection calls of LocalReplica. */
+export async function openLocalReplica(options: OpenLocalReplicaOptions = {}): Promise<LocalReplica> {
   const worker = await spawn();
   try {
-    await worker.api.open({ storage: options.storage ?? 'memory' });
+    await worker.api.open({ storage: options.storage ?? 'memory', ...(options.replica === undefined ? {} : { replica: options.replica }) });
   } catch (err) {
     await worker.terminate();
     throw fromWireError(err);

@@ -7,7 +7,7 @@ import type { Op } from '../protocol/ops.ts';
 import { TreesyncError } from '../protocol/errors.ts';
 import { rpc } from './errors.ts';
 import type { SpawnedWorker } from './spawn-worker.ts';
-import type { ApplyResult, FieldRow, MoveLogRow, NodeRow, ValueRow } from './worker-api.ts';
+import type { ApplyResult, FieldRow, MoveLogRow, NodeRow, Placement, ValueRow } from './worker-api.ts';
 
 export interface Replica {
   /** treesync.apply_ops's semantics and validation; a bad batch rejects (an error with `code`
@@ -20,8 +20,20 @@ export interface Replica {
   close(): Promise<void>;
 }
 
-/** More than the pinned interface, for tests and tools that compare with the server's tables. */
-export interface InspectableReplica extends Replica {
+/** More than the pinned interface: local edits (what openTree builds on), and the rows tests and
+ * tools compare with the server's tables. */
+export interface LocalReplica extends Replica {
+  /** Creates a node under `parent` (after the last child unless placed); returns its id. */
+  create(parent: string, options?: Placement & { fields?: Record<string, unknown> }): Promise<string>;
+  move(id: string, parent: string, options?: Placement): Promise<void>;
+  /** A move into TRASH. */
+  delete(id: string): Promise<void>;
+  /** `null` removes the field. */
+  set(id: string, key: string, value: unknown): Promise<void>;
+  /** Local ops not yet acknowledged, in ts order. */
+  outbox(): Promise<Op[]>;
+  replicaId(): Promise<string>;
+  children(id: string): Promise<Array<{ id: string; pos: string; fields: Record<string, unknown> }>>;
   /** Every field row with its ts, removed ones (value null) too. */
   fields(): Promise<FieldRow[]>;
   /** The move log, by ts. */
@@ -30,7 +42,7 @@ export interface InspectableReplica extends Replica {
   dump(): Promise<Record<string, unknown[][]>>;
 }
 
-export function replicaOf(worker: SpawnedWorker): InspectableReplica {
+export function replicaOf(worker: SpawnedWorker): LocalReplica {
   let closed: Promise<void> | undefined;
   /** The worker's API while open; after close() every call rejects, saying so. */
   const api = () => {
@@ -39,6 +51,13 @@ export function replicaOf(worker: SpawnedWorker): InspectableReplica {
   };
   return {
     apply: (ops) => rpc(() => api().apply(ops)),
+    create: (parent, options) => rpc(() => api().create(parent, options)),
+    move: (id, parent, options) => rpc(() => api().move(id, parent, options)),
+    delete: (id) => rpc(() => api().delete(id)),
+    set: (id, key, value) => rpc(() => api().set(id, key, value)),
+    outbox: () => rpc(() => api().outbox()),
+    replicaId: () => rpc(() => api().replicaId()),
+    children: (id) => rpc(() => api().children(id)),
     nodes: () => rpc(() => api().nodes()),
     values: () => rpc(() => api().values()),
     fields: () => rpc(() => api().fields()),

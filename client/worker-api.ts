@@ -43,12 +43,36 @@ export interface FieldRow {
   ts: string;
 }
 
+export interface OpenOptions {
+  storage: 'memory';
+  /** This replica's id ([A-Za-z0-9_-]{1,32}), the last part of its timestamps; made up when
+   * not given. */
+  replica?: string;
+}
+
+/** Where a created or moved node goes among its new siblings (neither: after the last). */
+export interface Placement {
+  after?: string;
+  before?: string;
+}
+
 export interface WorkerApi {
   /** Opens the replica's database (in memory) and creates its schema. After close(), open()
    * starts a new, empty replica in the same worker. */
-  open(options: { storage: 'memory' }): Promise<void>;
+  open(options: OpenOptions): Promise<void>;
   /** treesync.apply_ops on the replica. */
   apply(ops: Op[]): Promise<ApplyResult>;
+  /** Local edits: stamped by the replica's clock, merged, kept in the outbox. */
+  create(parent: string, options?: Placement & { fields?: Record<string, unknown> }): Promise<string>;
+  move(id: string, parent: string, options?: Placement): Promise<void>;
+  delete(id: string): Promise<void>;
+  set(id: string, key: string, value: unknown): Promise<void>;
+  /** Local ops not yet acknowledged, in ts order. */
+  outbox(): Promise<Op[]>;
+  /** This replica's id. */
+  replicaId(): Promise<string>;
+  /** A parent's children in sibling order, (pos, id) bytewise, with their live fields. */
+  children(id: string): Promise<Array<{ id: string; pos: string; fields: Record<string, unknown> }>>;
   /** Every node, ROOT and TRASH too, by id (bytewise). */
   nodes(): Promise<NodeRow[]>;
   /** Live fields (no tombstones), by (node, key). */

@@ -9,6 +9,8 @@ import { MAX_VALUE_BYTES } from '../../protocol/ops.ts';
 import { toWireError } from '../errors.ts';
 import type { FieldRow, MoveLogRow, NodeRow, ValueRow, WorkerApi } from '../worker-api.ts';
 import { applyOps } from './apply-ops.ts';
+import { childrenOf } from './children.ts';
+import { LocalEdits, newNodeId } from './local-edits.ts';
 import { createSchema, TABLE_NAMES as DUMPED_TABLES } from './schema.ts';
 import { serial } from './serial.ts';
 import { Db } from './sqlite-db.ts';
@@ -16,14 +18,21 @@ import { Db } from './sqlite-db.ts';
 /** Loads the wa-sqlite Emscripten module (in Node: with the wasm binary passed in). */
 export type LoadSqlite = () => Promise<unknown>;
 
+const APPLY_OPTIONS = { maxValueBytes: MAX_VALUE_BYTES };
+
 export function createReplicaService(loadSqlite: LoadSqlite): WorkerApi {
   let db: Db | undefined;
+  let edits: LocalEdits | undefined;
   /** The SQLite API, made once per worker: a closed replica can be opened again (fresh). */
   let sqlite3: SQLiteAPI | undefined;
   const queue = serial();
   const opened = (): Db => {
     if (!db) throw new Error('the replica is not open');
     return db;
+  };
+  const editor = (): LocalEdits => {
+    if (!edits) throw new Error('the replica is not open');
+    return edits;
   };
   /** Runs a call in turn; errors leave as WireErrors. */
   const call = <T>(task: () => Promise<T>): Promise<T> =>
@@ -39,10 +48,19 @@ export function createReplicaService(loadSqlite: LoadSqlite): WorkerApi {
         sqlite3 ??= SQLite.Factory(await loadSqlite());
         const opening = await Db.open(sqlite3);
         await createSchema(opening);
+        edits = await LocalEdits.load(opening, options.replica ?? newNodeId(), APPLY_OPTIONS);
         db = opening;
       }),
 
-    apply: (ops) => call(() => applyOps(opened(), ops, { maxValueBytes: MAX_VALUE_BYTES })),
+    apply: (ops) => call(() => applyOps(opened(), ops, APPLY_OPTIONS, (batch) => editor().observe(batch))),
+
+    create: (parent, options) => call(() => editor().create(parent, options)),
+    move: (id, parent, options) => call(() => editor().move(id, parent, options)),
+    delete: (id) => call(() => editor().delete(id)),
+    set: (id, key, value) => call(() => editor().set(id, key, value)),
+    outbox: () => call(() => editor().outbox()),
+    replicaId: () => call(async () => editor().replica),
+    children: (id) => call(() => childrenOf(opened(), id)),
 
     nodes: () =>
       call(async () =>
@@ -97,6 +115,7 @@ export function createReplicaService(loadSqlite: LoadSqlite): WorkerApi {
       call(async () => {
         const closing = db;
         db = undefined;
+        edits = undefined;
         await closing?.close();
       }),
   };

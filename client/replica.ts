@@ -7,7 +7,8 @@ import type { Op } from '../protocol/ops.ts';
 import { TreesyncError } from '../protocol/errors.ts';
 import { rpc } from './errors.ts';
 import type { SpawnedWorker } from './spawn-worker.ts';
-import type { ApplyResult, FieldRow, MoveLogRow, NodeRow, Placement, ValueRow } from './worker-api.ts';
+import * as Comlink from 'comlink';
+import type { ApplyResult, BootstrapProgress, FieldRow, MoveLogRow, NodeRow, Placement, ValueRow } from './worker-api.ts';
 
 export interface Replica {
   /** treesync.apply_ops's semantics and validation; a bad batch rejects (an error with `code`
@@ -34,6 +35,12 @@ export interface LocalReplica extends Replica {
   outbox(): Promise<Op[]>;
   replicaId(): Promise<string>;
   children(id: string): Promise<Array<{ id: string; pos: string; fields: Record<string, unknown> }>>;
+  /** Loads the server's snapshot of a tree (see WorkerApi.bootstrap). */
+  bootstrap(
+    options: { url: string; tree: string; token?: string },
+    onProgress?: (progress: BootstrapProgress) => void,
+  ): Promise<{ tree: string; seq: number; rows: number; bytes: number }>;
+  seq(): Promise<number | null>;
   /** Every field row with its ts, removed ones (value null) too. */
   fields(): Promise<FieldRow[]>;
   /** The move log, by ts. */
@@ -58,6 +65,8 @@ export function replicaOf(worker: SpawnedWorker): LocalReplica {
     outbox: () => rpc(() => api().outbox()),
     replicaId: () => rpc(() => api().replicaId()),
     children: (id) => rpc(() => api().children(id)),
+    bootstrap: (options, onProgress) => rpc(() => api().bootstrap(options, onProgress ? Comlink.proxy(onProgress) : undefined)),
+    seq: () => rpc(() => api().seq()),
     nodes: () => rpc(() => api().nodes()),
     values: () => rpc(() => api().values()),
     fields: () => rpc(() => api().fields()),

@@ -56,12 +56,32 @@ export interface Placement {
   before?: string;
 }
 
+export interface BootstrapProgress {
+  /** Rows loaded so far, and in the whole snapshot (its header's counts). */
+  rows: number;
+  totalRows: number;
+  /** Bytes of the stream read so far. */
+  bytes: number;
+  /** The snapshot is committed. */
+  done: boolean;
+}
+
 export interface WorkerApi {
   /** Opens the replica's database (in memory) and creates its schema. After close(), open()
    * starts a new, empty replica in the same worker. */
   open(options: OpenOptions): Promise<void>;
   /** treesync.apply_ops on the replica. */
   apply(ops: Op[]): Promise<ApplyResult>;
+  /** Replaces the replica's tree with the server's snapshot of `tree`, in one transaction (a
+   * cut or bad stream leaves the replica as it was), then records the snapshot's seq. Local ops
+   * not yet acknowledged are kept and merged again. `onProgress` (a Comlink.proxy) hears at
+   * least every 100 ms while the load runs. */
+  bootstrap(
+    options: { url: string; tree: string; token?: string },
+    onProgress?: (progress: BootstrapProgress) => void,
+  ): Promise<{ tree: string; seq: number; rows: number; bytes: number }>;
+  /** The server seq the replica holds (after a bootstrap), or null. */
+  seq(): Promise<number | null>;
   /** Local edits: stamped by the replica's clock, merged, kept in the outbox. */
   create(parent: string, options?: Placement & { fields?: Record<string, unknown> }): Promise<string>;
   move(id: string, parent: string, options?: Placement): Promise<void>;

@@ -5,11 +5,14 @@
  * Node worker thread, so the caller passes `loadSqlite`.
  */
 import * as SQLite from '@journeyapps/wa-sqlite';
+import * as Comlink from 'comlink';
 import { MAX_VALUE_BYTES } from '../../protocol/ops.ts';
 import { toWireError } from '../errors.ts';
 import type { FieldRow, MoveLogRow, NodeRow, ValueRow, WorkerApi } from '../worker-api.ts';
 import { applyOps } from './apply-ops.ts';
 import { childrenOf } from './children.ts';
+import { bootstrap } from './sync/bootstrap.ts';
+import { readState } from './sync-state.ts';
 import { LocalEdits, newNodeId } from './local-edits.ts';
 import { createSchema, TABLE_NAMES as DUMPED_TABLES } from './schema.ts';
 import { serial } from './serial.ts';
@@ -53,6 +56,17 @@ export function createReplicaService(loadSqlite: LoadSqlite): WorkerApi {
       }),
 
     apply: (ops) => call(() => applyOps(opened(), ops, APPLY_OPTIONS, (batch) => editor().observe(batch))),
+
+    bootstrap: (options, onProgress) =>
+      call(async () => {
+        try {
+          return await bootstrap(opened(), options, APPLY_OPTIONS.maxValueBytes, onProgress ? (p) => void onProgress(p) : undefined);
+        } finally {
+          // The callback is a proxy of the app's function: release its port.
+          (onProgress as { [Comlink.releaseProxy]?: () => void } | undefined)?.[Comlink.releaseProxy]?.();
+        }
+      }),
+    seq: () => call(async () => (await readState<number>(opened(), 'seq')) ?? null),
 
     create: (parent, options) => call(() => editor().create(parent, options)),
     move: (id, parent, options) => call(() => editor().move(id, parent, options)),

@@ -27,7 +27,7 @@ export function createReplicaService(loadSqlite: LoadSqlite): WorkerApi {
   let db: Db | undefined;
   let edits: LocalEdits | undefined;
   /** The SQLite API, made once per worker: a closed replica can be opened again (fresh). */
-  let sqlite3: SQLiteAPI | undefined;
+  let sqlite: { api: SQLiteAPI; module: unknown } | undefined;
   const queue = serial();
   const opened = (): Db => {
     if (!db) throw new Error('the replica is not open');
@@ -48,8 +48,11 @@ export function createReplicaService(loadSqlite: LoadSqlite): WorkerApi {
       call(async () => {
         if (db) throw new Error('the replica is open already');
         if (options.storage !== 'memory') throw new Error(`storage ${String(options.storage)} is not supported`);
-        sqlite3 ??= SQLite.Factory(await loadSqlite());
-        const opening = await Db.open(sqlite3);
+        if (!sqlite) {
+          const module = await loadSqlite();
+          sqlite = { api: SQLite.Factory(module), module };
+        }
+        const opening = await Db.open(sqlite.api, sqlite.module);
         await createSchema(opening);
         edits = await LocalEdits.load(opening, options.replica ?? newNodeId(), APPLY_OPTIONS);
         db = opening;

@@ -66,6 +66,30 @@ function syntheticOps(nodes: number): Op[] {
   return ops;
 }
 
+/** The same tree by replaying its operations, as pages of a pull, into a new replica. */
+async function replay(rows: ResultRow[], bootstrapSeconds: number) {
+  const ops = syntheticOps(NODES);
+  const pages: string[] = [];
+  for (let i = 0; i < ops.length; i += 10_000) pages.push(JSON.stringify({ seq: i, ops: ops.slice(i, i + 10_000), more: true }));
+  const replica = await openLocalReplica();
+  try {
+    const t = performance.now();
+    for (const page of pages) {
+      const body = JSON.parse(page) as { ops: Op[] };
+      for (let i = 0; i < body.ops.length; i += 1_000) await replica.apply(body.ops.slice(i, i + 1_000));
+    }
+    const seconds = (performance.now() - t) / 1000;
+    progress(`replay: ${seconds.toFixed(2)} s`);
+    rows.push({
+      case: `the same tree by replaying its ${fmt(ops.length)} operations (JSON pages of 10,000, batches of 1,000)`,
+      figure: `${seconds.toFixed(1)} s`,
+      detail: `bootstrap is ${(seconds / bootstrapSeconds).toFixed(1)}× faster; ${fmt(ops.length / seconds)} ops/s`,
+    });
+  } finally {
+    await replica.close();
+  }
+}
+
 async function bootstrapCase(rows: ResultRow[]) {
   const cluster = await startCluster({ durable: true });
   const name = `treesync_bench_client_${process.pid}`;
@@ -81,6 +105,7 @@ async function bootstrapCase(rows: ResultRow[]) {
   })();
   try {
     const base = server.url(TREE).replace(`/v1/trees/${TREE}/snapshot`, '');
+    let seconds = 0;
     const replica = await openLocalReplica();
     try {
       const rss = rssSampler();
@@ -96,7 +121,7 @@ async function bootstrapCase(rows: ResultRow[]) {
         longestGap = Math.max(longestGap, now - lastEvent);
         lastEvent = now;
       });
-      const seconds = (performance.now() - started) / 1000;
+      seconds = (performance.now() - started) / 1000;
       const peak = rss.stop();
       const count = (await replica.nodes()).length;
       if (count !== NODES + 2) throw new Error(`the replica holds ${count} nodes, not ${NODES + 2}`);
@@ -107,29 +132,10 @@ async function bootstrapCase(rows: ResultRow[]) {
         detail: `${fmt(result.rows / seconds)} rows/s; longest gap between progress events ${fmt(longestGap)} ms; peak RSS growth (main thread + worker) ${fmt((peak - before) / MB)} MB`,
       });
 
-      const ops = syntheticOps(NODES);
-      const pages: string[] = [];
-      for (let i = 0; i < ops.length; i += 10_000) pages.push(JSON.stringify({ seq: i, ops: ops.slice(i, i + 10_000), more: true }));
-      const replay = await openLocalReplica();
-      try {
-        const t = performance.now();
-        for (const page of pages) {
-          const body = JSON.parse(page) as { ops: Op[] };
-          for (let i = 0; i < body.ops.length; i += 1_000) await replay.apply(body.ops.slice(i, i + 1_000));
-        }
-        const replaySeconds = (performance.now() - t) / 1000;
-        progress(`replay: ${replaySeconds.toFixed(2)} s`);
-        rows.push({
-          case: `the same tree by replaying its ${fmt(ops.length)} operations (JSON pages of 10,000, batches of 1,000)`,
-          figure: `${replaySeconds.toFixed(1)} s`,
-          detail: `bootstrap is ${(replaySeconds / seconds).toFixed(1)}× faster; ${fmt(ops.length / replaySeconds)} ops/s`,
-        });
-      } finally {
-        await replay.close();
-      }
     } finally {
       await replica.close();
     }
+    await replay(rows, seconds);
   } finally {
     await server.stop();
     await withClient(cluster.url, (c) => c.query(`drop database if exists ${ident(name)} with (force)`));

@@ -36,6 +36,8 @@ export interface LoadResult {
 const BATCH_ROWS = 5_000;
 /** Progress at least this often while rows arrive (and from a timer while they do not). */
 const PROGRESS_MS = 100;
+/** SQLite VM steps between two looks at the clock during a statement. */
+const PROGRESS_STEPS = 100_000;
 /** The page cache during a load, in KiB (SQLite's negative cache_size). */
 const LOAD_CACHE_KIB = 256 * 1024;
 
@@ -74,7 +76,18 @@ export async function loadSnapshot(
     lastSent = Date.now();
     onProgress({ ...last, done });
   };
-  const timer = setInterval(() => send(false), PROGRESS_MS);
+  const due = () => {
+    if (Date.now() - lastSent >= PROGRESS_MS) send(false);
+  };
+  // Between batches a timer speaks while the stream is slow; inside a long statement (building
+  // the index over a million rows takes seconds) SQLite's progress handler does, every
+  // PROGRESS_STEPS virtual machine steps. The handler runs in the middle of a statement and only
+  // posts a message; returning 0 lets the statement go on.
+  const timer = setInterval(due, PROGRESS_MS);
+  db.sqlite3.progress_handler(db.handle, PROGRESS_STEPS, () => {
+    due();
+    return 0;
+  }, null);
   await db.exec(`pragma cache_size = -${LOAD_CACHE_KIB}`);
   try {
     const result = await db.transaction(async () => {
@@ -97,7 +110,7 @@ export async function loadSnapshot(
               : event.rows.map((r) => [r.ts, r.node, r.parent, r.pos, r.old_parent, r.old_pos, r.applied ? 1 : 0]);
         await insertRows(db, event.section, rows);
         last = event.progress;
-        if (Date.now() - lastSent >= PROGRESS_MS) send(false);
+        due();
       }
       if (!header) throw new Error('the snapshot stream had no header');
       await db.exec(INDEXES_SQL);
@@ -110,6 +123,8 @@ export async function loadSnapshot(
     return result;
   } finally {
     clearInterval(timer);
+    // No handler: wa-sqlite unregisters it.
+    db.sqlite3.progress_handler(db.handle, 0, null as never, null);
     await db.exec('pragma cache_size = -2000');
   }
 }

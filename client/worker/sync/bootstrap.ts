@@ -28,7 +28,15 @@ export async function bootstrap(
   const headers: Record<string, string> = {};
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.compression === false) headers['accept-encoding'] = 'identity';
-  const res = await fetch(url, { headers });
+  // Until the stream's header arrives (the server starts its COPY), progress says "0 rows", so
+  // the app hears within 100 ms from the start too.
+  const waiting = onProgress ? setInterval(() => onProgress({ rows: 0, totalRows: 0, bytes: 0, done: false }), 100) : undefined;
+  let res: Response;
+  try {
+    res = await fetch(url, { headers });
+  } finally {
+    clearInterval(waiting);
+  }
   if (!res.ok || !res.body) {
     let code: ErrorCode = 'unavailable';
     let message = `GET ${url} answered ${res.status}`;

@@ -58,7 +58,8 @@ create table treesync.replicas (
   tree text collate "C" not null,
   replica text collate "C" not null,
   floor text collate "C" not null,
-  seen_at timestamp with time zone not null default now()
+  seen_at timestamp with time zone not null default now(),
+  subject text collate "C"
 );
 
 create table treesync.trees (
@@ -249,6 +250,30 @@ begin
     'redone', v_undone,
     'skipped', v_skipped
   );
+end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.apply_ops(p_tree text, p_ops text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_ops jsonb;
+  v_detail text;
+begin
+  begin
+    v_ops := p_ops::jsonb;
+  exception
+    -- Class 22 (data exception: bad syntax, \u0000, lone surrogates) and class 54 (program
+    -- limit: the parser's stack depth).
+    when data_exception or program_limit_exceeded then
+      get stacked diagnostics v_detail = pg_exception_detail;
+      raise exception using
+        errcode = 'TS001',
+        message = format('operations are not JSON that can be stored: %s%s',
+                         sqlerrm, coalesce(' (' || nullif(v_detail, '') || ')', ''));
+  end;
+  return treesync.apply_ops(p_tree, v_ops);
 end
 $function$
 
@@ -651,6 +676,33 @@ begin
   values (p_tree, p_replica, greatest(p_floor collate "C", coalesce(v_frontier, p_floor collate "C")), now())
   on conflict (tree, replica) do update
      set floor = greatest(r.floor, excluded.floor), seen_at = excluded.seen_at;
+end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.note_replica(p_tree text, p_replica text, p_floor text, p_subject text)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_owner text collate "C";
+begin
+  if p_subject is null or p_subject = '' then
+    raise exception using
+      errcode = 'TS006',
+      message = 'a replica is noted with the token subject that uses it; the subject is empty';
+  end if;
+  perform treesync.note_replica(p_tree, p_replica, p_floor);
+  update treesync.replicas r
+     set subject = coalesce(r.subject, p_subject)
+   where r.tree = p_tree and r.replica = p_replica
+  returning r.subject into v_owner;
+  if v_owner is distinct from p_subject then
+    raise exception using
+      errcode = 'TS007',
+      message = format('replica %s of tree %s belongs to another subject; use a replica id of your own',
+                       p_replica, p_tree),
+      detail = jsonb_build_object('replica', p_replica)::text;
+  end if;
 end
 $function$
 

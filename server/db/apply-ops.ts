@@ -19,11 +19,15 @@ export interface Pusher {
   replica: string;
   /** The oldest ts it may still send. */
   floor: string;
+  /** The token subject pushing: a replica id belongs to the subject that first used it on
+   * the tree; another subject is refused (`forbidden`, TS007). */
+  subject: string;
 }
 
 /**
- * Merges `ops` into `tree`, first recording the pusher's floor (`treesync.note_replica`) in the
- * same transaction: operations older than the tree's stability frontier are refused
+ * Merges `ops` into `tree`, first recording the pusher's floor and subject
+ * (`treesync.note_replica`) in the same transaction: a replica id used by another subject is
+ * refused (`forbidden`); operations older than the tree's stability frontier are refused
  * (`stale_ops`). `beforeCommit` sees the result inside the transaction: throwing there rolls
  * the batch back (the push then stored nothing).
  */
@@ -44,8 +48,10 @@ export async function applyOps(
     await client.query(`begin; set local treesync.max_value_bytes = ${maxValueBytes}`);
     try {
       const { rows } = await client.query<{ result: Record<string, number | null> }>(
-        'select treesync.note_replica($1, $3, $4), treesync.apply_ops($1, $2::jsonb) as result',
-        [tree, JSON.stringify(ops), pusher.replica, pusher.floor],
+        // The ops go as text (the apply_ops(text, text) overload, sql/000004): a document the
+        // database cannot parse is then TS001, not a failed cast outside the function.
+        'select treesync.note_replica($1, $3, $4, $5), treesync.apply_ops($1, $2::text) as result',
+        [tree, JSON.stringify(ops), pusher.replica, pusher.floor, pusher.subject],
       );
       const r = rows[0]!.result;
       const result: ApplyResult = {

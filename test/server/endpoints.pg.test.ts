@@ -49,7 +49,7 @@ describe('one tree, two replicas', () => {
   test('a push stores the ops and answers the seq, counts and the server clock', async () => {
     const res = await server.call('POST', '/v1/trees/t1/push', { token, body: pushBody('alice', 0, alice) });
     expect(res.status).toBe(200);
-    expect(pushResponseSchema.parse(res.body)).toEqual({ seq: 2, accepted: 2, duplicates: 0, ops: [], more: false, now: NOW });
+    expect(pushResponseSchema.parse(res.body)).toEqual({ seq: 2, accepted: 2, duplicates: 0, skipped: 0, ops: [], more: false, now: NOW });
   });
 
   test("a push from another replica carries the ops it has not seen, not its own", async () => {
@@ -59,6 +59,7 @@ describe('one tree, two replicas', () => {
       seq: 4,
       accepted: 2,
       duplicates: 0,
+      skipped: 0,
       ops: alice.map((op, i) => ({ ...op, seq: i + 1 })),
       more: false,
       now: NOW,
@@ -71,6 +72,7 @@ describe('one tree, two replicas', () => {
       seq: 4,
       accepted: 0,
       duplicates: 2,
+      skipped: 0,
       ops: bob.map((op, i) => ({ ...op, seq: i + 3 })),
       more: false,
       now: NOW,
@@ -173,8 +175,8 @@ describe('pages are capped by count and by size', () => {
     });
     token = await small.token();
     await small.call('PUT', '/v1/trees/pages', { token });
-    await small.call('POST', '/v1/trees/pages/push', { token, body: pushBody('a', 0, alice) });
-    await small.call('POST', '/v1/trees/pages/push', { token, body: pushBody('a', 2, bob) });
+    await small.call('POST', '/v1/trees/pages/push', { token, body: pushBody('alice', 0, alice) });
+    await small.call('POST', '/v1/trees/pages/push', { token, body: pushBody('bob', 2, bob) });
   });
   afterAll(async () => {
     await small.close();

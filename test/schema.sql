@@ -21,7 +21,8 @@ create table treesync.fields (
 
 create table treesync.migrations (
   name text collate "C" not null,
-  applied_at timestamp with time zone not null default now()
+  applied_at timestamp with time zone not null default now(),
+  checksum text collate "C"
 );
 
 create table treesync.moves (

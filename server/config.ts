@@ -58,6 +58,11 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** `TREESYNC_LOG_LEVEL` (default info): debug, info, warn, error or silent. */
   logLevel: LogLevel;
+  /** `TREESYNC_CORS_ORIGINS`: the origins whose browser apps may call the server, a list
+   * separated by commas or spaces: exact origins (`https://app.example.com`), `loopback` (any
+   * port of localhost, 127.x.x.x, [::1]), `*` (any), or `none`. Default: none in production,
+   * `loopback` in development mode. Stored lowercased. */
+  corsOrigins: readonly string[];
 }
 
 /** The configuration is not usable; `problems` name each variable and what is wrong. */
@@ -128,6 +133,8 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`TREESYNC_LOG_LEVEL=${JSON.stringify(logLevel)}: expected one of ${LOG_LEVELS.join(', ')}`);
   }
 
+  const corsOrigins = readCorsOrigins(read('TREESYNC_CORS_ORIGINS'), jwtSecret === undefined, problems);
+
   const config: Config = {
     databaseUrl,
     dataDir,
@@ -148,9 +155,27 @@ export function loadConfig(env: Env = process.env): Config {
     heartbeatMs: int('TREESYNC_HEARTBEAT_MS', 15_000, 10),
     shutdownTimeoutMs: int('TREESYNC_SHUTDOWN_TIMEOUT_MS', 10_000, 0),
     logLevel,
+    corsOrigins,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** An origin as browsers send it: scheme, host, optional port; no path, no trailing slash. */
+const ORIGIN = /^https?:\/\/(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$/;
+
+function readCorsOrigins(raw: string | undefined, devMode: boolean, problems: string[]): string[] {
+  if (raw === undefined) return devMode ? ['loopback'] : [];
+  const items = raw.toLowerCase().split(/[\s,]+/).filter((s) => s !== '');
+  if (items.length === 1 && items[0] === 'none') return [];
+  const bad = items.filter((item) => item !== '*' && item !== 'loopback' && !ORIGIN.test(item));
+  if (bad.length > 0) {
+    problems.push(
+      `TREESYNC_CORS_ORIGINS: ${bad.map((b) => JSON.stringify(b)).join(', ')} not an origin ` +
+        `(scheme://host[:port], no path), "loopback", "*" or "none"`,
+    );
+  }
+  return items;
 }
 
 /** Development mode: no JWT secret, so no auth (and loopback only). */

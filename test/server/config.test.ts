@@ -36,6 +36,7 @@ describe('loadConfig', () => {
       heartbeatMs: 15_000,
       shutdownTimeoutMs: 10_000,
       logLevel: 'info',
+      corsOrigins: ['loopback'],
     });
     expect(config.dataDir).toMatch(/[/\\]\.data$/);
     expect(isDevMode(config)).toBe(true);
@@ -62,6 +63,7 @@ describe('loadConfig', () => {
       TREESYNC_HEARTBEAT_MS: '500',
       TREESYNC_SHUTDOWN_TIMEOUT_MS: '0',
       TREESYNC_LOG_LEVEL: 'WARN',
+      TREESYNC_CORS_ORIGINS: 'https://App.example.com, http://localhost:5173 loopback',
     });
     expect(config).toEqual({
       databaseUrl: 'postgres://u:p@db:5432/treesync',
@@ -83,8 +85,16 @@ describe('loadConfig', () => {
       heartbeatMs: 500,
       shutdownTimeoutMs: 0,
       logLevel: 'warn',
+      corsOrigins: ['https://app.example.com', 'http://localhost:5173', 'loopback'],
     });
     expect(isDevMode(config)).toBe(false);
+  });
+
+  test('CORS origins: none by default in production, loopback in development mode, none on request', () => {
+    expect(loadConfig({ TREESYNC_JWT_SECRET: SECRET }).corsOrigins).toEqual([]);
+    expect(loadConfig({}).corsOrigins).toEqual(['loopback']);
+    expect(loadConfig({ TREESYNC_CORS_ORIGINS: 'none' }).corsOrigins).toEqual([]);
+    expect(loadConfig({ TREESYNC_CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
   });
 
   test('empty values count as unset', () => {
@@ -108,6 +118,8 @@ describe('loadConfig', () => {
     [{ HOST: '0.0.0.0' }, 'HOST=0.0.0.0: without TREESYNC_JWT_SECRET the server runs in development mode'],
     [{ HOST: '192.168.1.5' }, 'HOST=192.168.1.5: without TREESYNC_JWT_SECRET'],
     [{ HOST: 'a b' }, 'HOST="a b": not a host name or address'],
+    [{ TREESYNC_CORS_ORIGINS: 'https://app.example.com/' }, 'TREESYNC_CORS_ORIGINS: "https://app.example.com/" not an origin'],
+    [{ TREESYNC_CORS_ORIGINS: 'app.example.com,ftp://x' }, 'TREESYNC_CORS_ORIGINS: "app.example.com", "ftp://x" not an origin'],
     [{ TREESYNC_PULL_LIMIT: '20', TREESYNC_PULL_MAX_LIMIT: '10' }, 'TREESYNC_PULL_LIMIT (20) is larger than TREESYNC_PULL_MAX_LIMIT (10)'],
   ])('%o is refused, naming the variable', (env, message) => {
     expect(problems(env).join('\n')).toContain(message);

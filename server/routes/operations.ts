@@ -8,8 +8,8 @@ import type { AppDeps, AppEnv } from '../deps.ts';
 export function operationsRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get('/healthz', (c) => c.json({ status: 'ok', protocol: PROTOCOL_VERSION }));
-  app.get('/metrics', (c) =>
-    c.body(deps.metrics.registry.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),
+  app.get('/metrics', async (c) =>
+    c.body(await deps.metrics.registry.render(), 200, { 'content-type': deps.metrics.registry.contentType }),
   );
   return app;
 }

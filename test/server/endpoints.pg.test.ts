@@ -146,6 +146,9 @@ describe('one tree, two replicas', () => {
       expect(text).toMatch(/treesync_db_pool_connections\{pool="main",state="idle"\} \d+/);
       expect(text).toContain('treesync_http_request_duration_seconds_count{route="/v1/trees/:tree/pull",method="GET"}');
       expect(text).not.toContain('t1'); // route patterns, never tree ids
+      // prom-client's process metrics, beside the server's own.
+      expect(text).toMatch(/^process_cpu_seconds_total \d/m);
+      expect(text).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
     } finally {
       await events.close();
     }

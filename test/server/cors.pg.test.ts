@@ -2,6 +2,7 @@
 // allowed origin's preflight without a token, its answers (errors too) carry the headers a
 // browser needs to read them, and other origins are refused before anything acts.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import WebSocket from 'ws';
 import { move, ts } from '../merge/ops.ts';
 import { useTestDb } from '../pg/db.ts';
 import { type Answer, makeToken, startTestServer, type TestServer } from './harness.ts';
@@ -99,6 +100,21 @@ describe('production, TREESYNC_CORS_ORIGINS lists the app', () => {
     expect(res.status).toBe(403);
     expect(res.body.error.message).toContain('TREESYNC_CORS_ORIGINS');
     expect((await server.call('GET', '/v1/trees/t/state', { token })).body).toEqual(before);
+  });
+
+  test('a WebSocket handshake from another origin is refused; from the app it opens', async () => {
+    const open = (origin: string) =>
+      new Promise<number>((resolve, reject) => {
+        const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/v1/trees/t/events?token=${token}`, { origin });
+        ws.once('open', () => {
+          ws.close();
+          resolve(101);
+        });
+        ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.once('error', reject);
+      });
+    expect(await open(EVIL)).toBe(403);
+    expect(await open(APP)).toBe(101);
   });
 
   test("a page of the server's own host is not cross-origin", async () => {

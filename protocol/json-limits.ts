@@ -9,7 +9,8 @@
  *   `{"a":1}` depth 1), so nothing recursive (a schema check, a serialiser, the database's
  *   parser) is ever handed a structure that blows its stack.
  *
- * The walk is iterative, with its own stack, so it is safe on any input JSON.parse returns.
+ * The walks never recurse deeper than their depth limit, so they are safe on any input
+ * JSON.parse returns (which is itself not recursive in V8: it parses any depth).
  */
 
 /** The shared rule for a `set` value: at most this many levels of arrays/objects. */
@@ -51,30 +52,40 @@ export function jsonDepth(value: unknown, limit: number): number {
 /**
  * The first problem of `value` (strings, keys, depth below the root), in document order, or
  * undefined. `maxDepth` bounds the whole document.
+ *
+ * Recursive, but never deeper than `maxDepth` frames: it stops descending there, so any
+ * document is safe. (This runs on every request body; a walk without allocations per member
+ * costs a fraction of the schema check that follows.)
  */
 export function findJsonProblem(value: unknown, maxDepth: number): JsonProblem | undefined {
-  const stack: Array<{ v: unknown; path: (string | number)[] }> = [{ v: value, path: [] }];
-  while (stack.length > 0) {
-    const { v, path } = stack.pop()!;
-    if (typeof v === 'string') {
-      const problem = stringProblem(v);
-      if (problem) return { path, message: problem };
-      continue;
+  const path: (string | number)[] = [];
+  const message = walk(value, 0, maxDepth, path);
+  return message === undefined ? undefined : { path: path.reverse(), message };
+}
+
+/** The problem under `v` at `depth`, pushing the keys that lead to it onto `path` (innermost
+ * first) on the way back up. */
+function walk(v: unknown, depth: number, maxDepth: number, path: (string | number)[]): string | undefined {
+  if (typeof v === 'string') return stringProblem(v);
+  if (typeof v !== 'object' || v === null) return undefined;
+  if (depth + 1 > maxDepth) return `nests deeper than ${maxDepth} levels`;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const problem = walk(v[i], depth + 1, maxDepth, path);
+      if (problem !== undefined) {
+        path.push(i);
+        return problem;
+      }
     }
-    if (typeof v !== 'object' || v === null) continue;
-    if (path.length + 1 > maxDepth) return { path, message: `nests deeper than ${maxDepth} levels` };
-    const entries: Array<[string | number, unknown]> = Array.isArray(v)
-      ? v.map((child, i) => [i, child])
-      : Object.entries(v);
-    for (const [key] of entries) {
-      if (typeof key !== 'string') continue;
-      const problem = stringProblem(key);
-      if (problem) return { path: [...path], message: `the key ${JSON.stringify(key)} ${problem}` };
-    }
-    // Pushed in reverse, so the first member is examined first.
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const [key, child] = entries[i]!;
-      stack.push({ v: child, path: [...path, key] });
+    return undefined;
+  }
+  for (const key of Object.keys(v)) {
+    const keyProblem = stringProblem(key);
+    if (keyProblem !== undefined) return `the key ${JSON.stringify(key)} ${keyProblem}`;
+    const problem = walk((v as Record<string, unknown>)[key], depth + 1, maxDepth, path);
+    if (problem !== undefined) {
+      path.push(key);
+      return problem;
     }
   }
   return undefined;

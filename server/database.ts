@@ -33,7 +33,7 @@ export async function openDatabase(config: Config): Promise<Database> {
     await chmod(config.dataDir, (mode & 0o7777) | 0o111);
   }
   const dir = join(config.dataDir, 'postgres');
-  const db = await startEmbeddedDb({ dir, password: await password(config.dataDir), ownSignals: true });
+  const db = await startEmbeddedDb({ dir, password: await password(config.dataDir) });
   try {
     const url = new URL(db.url);
     await ensureDatabase(url);
@@ -63,6 +63,7 @@ async function password(dataDir: string): Promise<string> {
 
 async function ensureDatabase(adminUrl: URL): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl.toString() });
+  client.on('error', () => {}); // the query under way fails with it, which is what is reported
   await client.connect();
   try {
     const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [DATABASE_NAME]);

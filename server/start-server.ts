@@ -44,8 +44,8 @@ export interface RunningServer {
 
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
   const { config, databaseUrl, logger } = opts;
-  const pool = newPool(databaseUrl, config.poolSize, 'treesync', logger);
-  const snapshotPool = newPool(databaseUrl, config.snapshotPoolSize, 'treesync-snapshot', logger);
+  const pool = newPool(databaseUrl, config.poolSize, 'treesync', config.dbConnectTimeoutMs, logger);
+  const snapshotPool = newPool(databaseUrl, config.snapshotPoolSize, 'treesync-snapshot', config.dbConnectTimeoutMs, logger);
 
   // The gauges read the hub and the listener at scrape time, by which point both exist.
   let pokes: PokeHub | undefined;
@@ -60,6 +60,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   const seqListener = new SeqListener({
     connectionString: databaseUrl,
     logger,
+    connectTimeoutMs: config.dbConnectTimeoutMs,
     onSeq: (tree, seq) => hub.poke(tree, seq),
     // Notifications sent while the connection was down are lost: poke from the seqs now.
     onConnect: async () => {
@@ -114,17 +115,21 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   };
 }
 
-function newPool(connectionString: string, max: number, applicationName: string, logger: Logger): pg.Pool {
-  const pool = new pg.Pool({
-    connectionString,
-    max,
-    application_name: applicationName,
-    // A request waits at most this long for a connection, then gets 503 rather than hanging.
-    connectionTimeoutMillis: 10_000,
+/**
+ * A pool that survives its database going away. A connection that breaks emits 'error', and an
+ * 'error' event nobody listens to ends the process: the pool listens on idle connections only,
+ * so every connection also gets a listener of its own, for the time it is checked out (the
+ * query under way fails with the error, the route answers 503, and the release drops the
+ * broken connection). A request waits at most `connectTimeoutMs` for a connection, then gets
+ * 503 rather than hanging.
+ */
+function newPool(connectionString: string, max: number, applicationName: string, connectTimeoutMs: number, logger: Logger): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max, application_name: applicationName, connectionTimeoutMillis: connectTimeoutMs });
+  pool.on('connect', (client) => {
+    client.on('error', (err) => logger.debug('database connection lost while checked out', { pool: applicationName, err }));
   });
-  // An idle connection that breaks (a database restart) is an 'error' event, which would crash
-  // the process unheard; the pool replaces it on the next checkout.
-  pool.on('error', (err) => logger.warn('idle database connection lost', { pool: applicationName, err }));
+  // Idle connections that break are dropped by the pool; it opens new ones when needed.
+  pool.on('error', (err) => logger.warn('idle database connection lost', { pool: applicationName, err: err.message }));
   return pool;
 }
 

@@ -44,8 +44,14 @@ export interface RunningServer {
 
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
   const { config, databaseUrl, logger } = opts;
-  const pool = newPool(databaseUrl, config.poolSize, 'treesync', config.dbConnectTimeoutMs, logger);
-  const snapshotPool = newPool(databaseUrl, config.snapshotPoolSize, 'treesync-snapshot', config.dbConnectTimeoutMs, logger);
+  const { pool, end: endPool } = newPool(databaseUrl, config.poolSize, 'treesync', config.dbConnectTimeoutMs, logger);
+  const { pool: snapshotPool, end: endSnapshotPool } = newPool(
+    databaseUrl,
+    config.snapshotPoolSize,
+    'treesync-snapshot',
+    config.dbConnectTimeoutMs,
+    logger,
+  );
 
   // The gauges read the hub and the listener at scrape time, by which point both exist.
   let pokes: PokeHub | undefined;
@@ -81,7 +87,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     await listen(server, config.host, config.port);
   } catch (err) {
     await seqListener.stop();
-    await Promise.all([pool.end(), snapshotPool.end()]);
+    await Promise.all([endPool(), endSnapshotPool()]);
     throw err;
   }
   const { port } = server.address() as AddressInfo;
@@ -110,7 +116,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
         }
         clearInterval(idle);
         await seqListener.stop();
-        await Promise.all([pool.end(), snapshotPool.end()]);
+        await Promise.all([endPool(), endSnapshotPool()]);
       })()),
   };
 }
@@ -123,14 +129,33 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
  * broken connection). A request waits at most `connectTimeoutMs` for a connection, then gets
  * 503 rather than hanging.
  */
-function newPool(connectionString: string, max: number, applicationName: string, connectTimeoutMs: number, logger: Logger): pg.Pool {
+function newPool(
+  connectionString: string,
+  max: number,
+  applicationName: string,
+  connectTimeoutMs: number,
+  logger: Logger,
+): { pool: pg.Pool; end(): Promise<void> } {
   const pool = new pg.Pool({ connectionString, max, application_name: applicationName, connectionTimeoutMillis: connectTimeoutMs });
+  const open = new Set<pg.PoolClient>();
   pool.on('connect', (client) => {
+    open.add(client);
+    client.once('end', () => open.delete(client));
     client.on('error', (err) => logger.debug('database connection lost while checked out', { pool: applicationName, err }));
   });
   // Idle connections that break are dropped by the pool; it opens new ones when needed.
   pool.on('error', (err) => logger.warn('idle database connection lost', { pool: applicationName, err: err.message }));
-  return pool;
+  return {
+    pool,
+    // pool.end() resolves once it has asked each connection to close, not once they have: wait
+    // for that too (briefly), so that a database stopped right after sees no client left and
+    // no client sees its database go ("connection lost" warnings at every Ctrl-C).
+    end: async () => {
+      const closed = [...open].map((c) => new Promise((resolve) => c.once('end', resolve)));
+      await pool.end();
+      await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 2000).unref())]);
+    },
+  };
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

@@ -22,8 +22,10 @@ const PROJECT = fileURLToPath(new URL('../..', import.meta.url));
 export interface MainProcess {
   child: ChildProcess;
   pid: number;
-  /** What it wrote on stderr so far. */
+  /** What it wrote on stderr so far (the messages for people). */
   stderr(): string;
+  /** What it wrote on stdout so far (the JSON log lines). */
+  stdout(): string;
   /** Its exit code (null when a signal ended it). */
   exited: Promise<number | null>;
   /** Resolves with the first match of `pattern` in stderr (now or later); rejects when the
@@ -52,13 +54,18 @@ const dataDirs = new Set<string>();
 
 /** Spawns main.ts; does not wait for anything. `dataDir` (TREESYNC_DATA_DIR) is remembered so
  * that `stopLeftovers` can stop its embedded Postgres. */
-export function spawnMain(env: Record<string, string>): MainProcess {
+export function spawnMain(env: Record<string, string>, opts: { ownGroup?: boolean } = {}): MainProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: PROJECT,
     env: cleanEnv(env),
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // A process group of its own, as a shell gives a job: a test can then signal the whole
+    // group, as a terminal's Ctrl-C does.
+    detached: opts.ownGroup ?? false,
   });
   if (env.TREESYNC_DATA_DIR) dataDirs.add(env.TREESYNC_DATA_DIR);
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   let err = '';
   const waiters = new Set<() => void>();
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
@@ -76,6 +83,7 @@ export function spawnMain(env: Record<string, string>): MainProcess {
     child,
     pid: child.pid!,
     stderr: () => err,
+    stdout: () => out,
     exited,
     waitFor: (pattern, timeoutMs = 90_000) =>
       new Promise((resolve, reject) => {
@@ -108,8 +116,8 @@ export function spawnMain(env: Record<string, string>): MainProcess {
 }
 
 /** Spawns main.ts and waits for its whole start message. */
-export async function startMain(env: Record<string, string>): Promise<StartedMain> {
-  const proc = spawnMain({ PORT: '0', TREESYNC_LOG_LEVEL: 'warn', ...env });
+export async function startMain(env: Record<string, string>, opts: { ownGroup?: boolean } = {}): Promise<StartedMain> {
+  const proc = spawnMain({ PORT: '0', TREESYNC_LOG_LEVEL: 'warn', ...env }, opts);
   try {
     const [, url] = await proc.waitFor(/listening on (http:\/\/\S+)[\s\S]*\ntreesync: ready\n/);
     return Object.assign(proc, { url: url! });

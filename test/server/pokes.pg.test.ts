@@ -116,10 +116,14 @@ describe('heartbeats', () => {
 describe('shutdown', () => {
   test('closes WebSockets with 1001 and finishes', async () => {
     const c = await startTestServer(db.url);
-    const client = await c.events('shared', token);
-    const code = new Promise<number>((resolve) => client.ws.once('close', (n) => resolve(n)));
-    await c.close();
-    expect(await code).toBe(1001);
-    await expect(fetch(`${c.url}/healthz`)).rejects.toThrow();
+    try {
+      const client = await c.events('shared', token);
+      const code = new Promise<number>((resolve) => client.ws.once('close', (n) => resolve(n)));
+      await c.close();
+      expect(await code).toBe(1001);
+      await expect(fetch(`${c.url}/healthz`)).rejects.toThrow();
+    } finally {
+      await c.close(); // a second close is a no-op; after a failure it is the only one
+    }
   });
 });

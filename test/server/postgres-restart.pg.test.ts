@@ -109,7 +109,7 @@ test('8 replicas push through an immediate shutdown and restart of Postgres', { 
   expect({ nodes: state.nodes, fields: state.values }).toEqual(model);
 
   // The subscriber stayed connected and heard of the final seq.
-  await subscriber.next((m) => m.type === 'poke' && m.seq === run.all.length, 15_000);
+  await subscriber.next((m) => m.type === 'poke' && m.seq === run.all.length, 45_000);
   expect(subscriberClosed).toBe(false);
 
   const lastRefusal = Math.max(...refused.map((r) => r.at + r.ms));

@@ -5,7 +5,7 @@
  *
  * The connection is its own (a pooled one would lose the LISTEN when released). When it
  * breaks (a database restart, a failover, a network cut) it is made again, with a delay that
- * doubles from `minRetryMs` up to `maxRetryMs`, each one drawn at random from its upper half so
+ * doubles from `minRetryMs` up to `maxRetryMs`, each one stretched at random by up to a half so
  * that many servers losing the same database do not all knock at the same moment when it comes
  * back. Notifications sent meanwhile are lost, so `onConnect` runs after every (re)connect to
  * let the caller catch up (read the seqs of the trees it cares about). Nothing here throws or
@@ -109,7 +109,7 @@ export class SeqListener {
 
   private schedule(err: Error | undefined): void {
     clearTimeout(this.retry);
-    const waitMs = Math.round(this.delayMs * (0.5 + Math.random() / 2));
+    const waitMs = Math.round(this.delayMs * (1 + Math.random() / 2));
     this.opts.logger.warn('LISTEN connection lost; reconnecting', { err, retryMs: waitMs });
     this.retry = setTimeout(() => void this.connect(), waitMs);
     this.retry.unref();

@@ -46,7 +46,7 @@ let onStopSignal = (signal: NodeJS.Signals) => {
 let stopAsked: NodeJS.Signals | undefined;
 for (const signal of STOP_SIGNALS) process.on(signal, (s) => onStopSignal(s));
 
-const database = await openDatabase(config).catch((err: unknown) => {
+const database = await openDatabase(config, logger).catch((err: unknown) => {
   say(`treesync: could not open the database: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

@@ -1,6 +1,7 @@
 // The process around the embedded Postgres, as a user at a terminal meets it: closing the
 // terminal (SIGHUP) stops everything cleanly; Ctrl-C reaches the server's process group but
-// not Postgres, which the server stops last (no "connection lost" warnings); a start after a
+// not Postgres, which the server stops last (no "connection lost" warnings); a Postgres that
+// dies under the server is started again; a start after a
 // kill -9 of both processes works; a Postgres still running on the folder is named; and, as
 // root, a folder the `postgres` user cannot reach is refused with a message that says so.
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -63,6 +64,26 @@ describe('npm start at a terminal', () => {
     expect(s.stdout()).not.toContain('connection lost');
     expect(s.stdout()).not.toContain('"level":"error"');
     expect(await waitGone(postgres, 5_000)).toBe(true);
+  });
+
+  test('Postgres killed under the running server is started again, and the server serves again', { timeout: 120_000 }, async () => {
+    const s = await startMain({ TREESYNC_DATA_DIR: dataDir, TREESYNC_DB_CONNECT_TIMEOUT_MS: '1000' });
+    await pushSomething(s, 'revived', 5);
+    const postgres = (await postmasterPid(dataDir))!;
+    process.kill(postgres, 'SIGKILL');
+    expect(await waitGone(postgres)).toBe(true);
+    const deadline = Date.now() + 90_000;
+    while ((await call(s.url, 'GET', '/readyz')).status !== 200) {
+      expect(Date.now(), s.stdout()).toBeLessThan(deadline);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(s.child.exitCode).toBeNull();
+    expect(await postmasterPid(dataDir)).not.toBe(postgres);
+    expect(s.stdout()).toContain('embedded Postgres exited; starting it again');
+    await pushSomething(s, 'revived', 6);
+    const state = await call(s.url, 'GET', '/v1/trees/revived/state');
+    expect(state.body.nodes.map((n: { id: string }) => n.id)).toEqual(expect.arrayContaining(['n5', 'n6']));
+    expect(await s.stop()).toBe(0);
   });
 
   test('after a kill -9 of the server and of Postgres, npm start starts again', { timeout: 120_000 }, async () => {

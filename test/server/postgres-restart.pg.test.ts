@@ -15,7 +15,7 @@ import { type EmbeddedDb, newPassword, startEmbeddedDb } from '../../server/embe
 import { checkInvariants, replay } from '../model/reference.ts';
 import { call, openEvents } from './harness.ts';
 import { startMain, stopLeftovers } from './main-process.ts';
-import { histories, registerFloors, startPushers } from './retrying-pushers.ts';
+import { histories, registerFloors, startPushers, untilAcked } from './retrying-pushers.ts';
 
 const TREE = 'restarting';
 const CONNECT_TIMEOUT_MS = 1000;
@@ -54,7 +54,7 @@ test('8 replicas push through an immediate shutdown and restart of Postgres', { 
 
   // A quarter of the batches in, Postgres dies: no checkpoint, no goodbye to the clients.
   const quarter = Math.ceil(perReplica.reduce((n, ops) => n + Math.ceil(ops.length / 3.5), 0) / 4);
-  while (run.acked < quarter) await new Promise((r) => setTimeout(r, 20));
+  await untilAcked(run, done, quarter);
   const killedAt = run.now();
   process.kill(db.pid, 'SIGQUIT');
   await db.exited;

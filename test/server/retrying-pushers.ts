@@ -115,3 +115,19 @@ export function startPushers(opts: PushOptions): { run: PushRun; done: Promise<v
   });
   return { run, done };
 }
+
+/** Waits until `count` batches are acknowledged; a run that failed before that fails this. */
+export async function untilAcked(run: PushRun, done: Promise<void>, count: number): Promise<void> {
+  let settled = false;
+  done.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  while (run.acked < count) {
+    if (settled) {
+      await done; // throws the run's error
+      throw new Error(`the pushers finished with ${run.acked} of ${count} batches acknowledged`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

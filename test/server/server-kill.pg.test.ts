@@ -7,7 +7,7 @@ import { checkInvariants, replay } from '../model/reference.ts';
 import { useTestDb } from '../pg/db.ts';
 import { call } from './harness.ts';
 import { type StartedMain, startMain, stopLeftovers, waitGone } from './main-process.ts';
-import { histories, registerFloors, startPushers } from './retrying-pushers.ts';
+import { histories, registerFloors, startPushers, untilAcked } from './retrying-pushers.ts';
 
 const db = useTestDb();
 const TREE = 'killed';
@@ -24,7 +24,7 @@ test('kill -9 of the server mid-push, then a fresh start: every op stored once',
 
   // What was acknowledged before the kill must be there after it.
   const quarter = Math.ceil(perReplica.reduce((n, ops) => n + Math.ceil(ops.length / 3.5), 0) / 4);
-  while (run.acked < quarter) await new Promise((r) => setTimeout(r, 20));
+  await untilAcked(run, done, quarter);
   const killed = server;
   killed.child.kill('SIGKILL');
   expect(await waitGone(killed.pid)).toBe(true);

@@ -67,6 +67,7 @@ test('8 replicas push through an immediate shutdown and restart of Postgres', { 
   expect((await call(server.url, 'GET', '/healthz')).status).toBe(200);
   await new Promise((r) => setTimeout(r, 1500));
 
+  const restartAt = run.now();
   db = await startEmbeddedDb({ dir, password, settings: SETTINGS, port: db.port });
   const upAt = run.now();
   await done;
@@ -115,8 +116,9 @@ test('8 replicas push through an immediate shutdown and restart of Postgres', { 
   const lastRefusal = Math.max(...refused.map((r) => r.at + r.ms));
   const firstAckAfter = run.ackTimes.find((t) => t > upAt)!;
   console.log(
-    `[postgres-restart] ${run.all.length} ops in ${run.batches} batches by 8 replicas; Postgres down ` +
-      `${Math.round(upAt - deadAt)} ms (SIGQUIT to ready again); requests refused from ` +
+    `[postgres-restart] ${run.all.length} ops in ${run.batches} batches by 8 replicas; Postgres away ` +
+      `${Math.round(upAt - deadAt)} ms (dead, a 1500 ms pause, then its restart with crash recovery: ` +
+      `${Math.round(upAt - restartAt)} ms); requests refused from ` +
       `${Math.round(Math.min(...refused.map((r) => r.at)) - killedAt)} ms to ${Math.round(lastRefusal - killedAt)} ms ` +
       `after the kill (${refused.length} refusals, slowest answer ${Math.round(slowest)} ms, ` +
       `statuses ${[...new Set(refused.map((r) => r.status))].join('/')}); first ack ` +

@@ -50,6 +50,10 @@ export interface Config {
   /** `TREESYNC_SNAPSHOT_POOL_SIZE` (default 4): connections reserved for snapshots, so long
    * snapshots never starve pushes and pulls. */
   snapshotPoolSize: number;
+  /** `TREESYNC_DB_CONNECT_TIMEOUT_MS` (default 5000): how long opening a database connection
+   * may take. While the database is unreachable, requests that need a new connection answer
+   * `503 unavailable` after at most this long instead of hanging, and `/readyz` answers 503. */
+  dbConnectTimeoutMs: number;
   /** `TREESYNC_HEARTBEAT_MS` (default 15000): WebSocket ping interval; a connection that has
    * not answered the previous ping is dropped. */
   heartbeatMs: number;
@@ -152,6 +156,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxClockSkewMs: int('TREESYNC_MAX_CLOCK_SKEW_MS', 60_000, 0),
     poolSize: int('TREESYNC_POOL_SIZE', 10, 1, 1000),
     snapshotPoolSize: int('TREESYNC_SNAPSHOT_POOL_SIZE', 4, 1, 1000),
+    dbConnectTimeoutMs: int('TREESYNC_DB_CONNECT_TIMEOUT_MS', 5_000, 100, 600_000),
     heartbeatMs: int('TREESYNC_HEARTBEAT_MS', 15_000, 10),
     shutdownTimeoutMs: int('TREESYNC_SHUTDOWN_TIMEOUT_MS', 10_000, 0),
     logLevel,

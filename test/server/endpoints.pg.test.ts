@@ -36,6 +36,12 @@ describe('one tree, two replicas', () => {
     expect(res.body).toEqual({ status: 'ok', protocol: 1 });
   });
 
+  test('GET /readyz answers 200 without a token while the database answers', async () => {
+    const res = await server.call('GET', '/readyz');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'ready', protocol: 1 });
+  });
+
   test('PUT creates a tree (201), and again says it exists (200)', async () => {
     const created = await server.call('PUT', '/v1/trees/t1', { token, body: {} });
     expect(created.status).toBe(201);

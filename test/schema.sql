@@ -64,7 +64,8 @@ create table treesync.replicas (
 create table treesync.trees (
   id text collate "C" not null,
   seq bigint not null default 0,
-  created_at timestamp with time zone not null default now()
+  created_at timestamp with time zone not null default now(),
+  newest_ts text collate "C"
 );
 
 alter table treesync.fields add constraint fields_pkey PRIMARY KEY (tree, node, key);
@@ -77,7 +78,7 @@ alter table treesync.nodes add constraint nodes_pkey PRIMARY KEY (tree, id);
 
 alter table treesync.ops add constraint ops_pkey PRIMARY KEY (tree, seq);
 
-alter table treesync.ops add constraint ops_tree_ts_key UNIQUE (tree, ts);
+alter table treesync.ops add constraint ops_ts_tree_key UNIQUE (ts, tree);
 
 alter table treesync.ops add constraint ops_type_check CHECK ((type = ANY (ARRAY['move'::text, 'set'::text])));
 
@@ -95,7 +96,7 @@ CREATE UNIQUE INDEX nodes_pkey ON treesync.nodes USING btree (tree, id);
 
 CREATE UNIQUE INDEX ops_pkey ON treesync.ops USING btree (tree, seq);
 
-CREATE UNIQUE INDEX ops_tree_ts_key ON treesync.ops USING btree (tree, ts);
+CREATE UNIQUE INDEX ops_ts_tree_key ON treesync.ops USING btree (ts, tree);
 
 CREATE UNIQUE INDEX replicas_pkey ON treesync.replicas USING btree (tree, replica);
 
@@ -130,6 +131,7 @@ declare
   v_max_value_bytes integer :=
     coalesce(nullif(current_setting('treesync.max_value_bytes', true), '')::integer, 65536);
   v_seq bigint;
+  v_newest_stored text collate "C";
   v_ops treesync.op[];
   v_new treesync.op[];
   v_accepted integer;
@@ -141,7 +143,7 @@ begin
   -- 1. Serialise the merges of this tree. The lock is held until commit, so two merges never
   --    interleave (interleaved cycle checks could each pass and together make a cycle), and seqs
   --    become visible in order.
-  select t.seq into v_seq from treesync.trees t where t.id = p_tree for update;
+  select t.seq, t.newest_ts into v_seq, v_newest_stored from treesync.trees t where t.id = p_tree for update;
   if not found then
     raise exception using
       errcode = 'TS003',
@@ -150,7 +152,7 @@ begin
 
   -- 2. Validate every operation before anything is written; keep those never stored.
   v_ops := treesync.parse_ops(p_ops, v_max_value_bytes);
-  v_new := treesync.new_ops(p_tree, v_ops);
+  v_new := treesync.new_ops(p_tree, v_ops, v_newest_stored);
   v_accepted := cardinality(v_new);
 
   --    Operations older than the stability frontier can no longer arrive from a replica that
@@ -174,7 +176,10 @@ begin
          o.pos, o.key, o.value
     from unnest(v_new) o;
   if v_accepted > 0 then
-    update treesync.trees set seq = v_seq + v_accepted where id = p_tree;
+    update treesync.trees
+       set seq = v_seq + v_accepted,
+           newest_ts = greatest(newest_ts, (select max(o.ts) from unnest(v_new) o))
+     where id = p_tree;
     -- Tell listeners (every server process) at commit that the tree's seq grew.
     perform pg_notify('treesync_seq', jsonb_build_object('tree', p_tree, 'seq', v_seq + v_accepted)::text);
   end if;
@@ -553,7 +558,7 @@ AS $function$
   select l.* from treesync.moves l where l.tree = p_tree and l.ts > p_ts collate "C"
 $function$
 
-CREATE OR REPLACE FUNCTION treesync.new_ops(p_tree text, p_ops treesync.op[])
+CREATE OR REPLACE FUNCTION treesync.new_ops(p_tree text, p_ops treesync.op[], p_newest_stored text)
  RETURNS treesync.op[]
  LANGUAGE plpgsql
  SET enable_seqscan TO 'off'
@@ -564,7 +569,6 @@ CREATE OR REPLACE FUNCTION treesync.new_ops(p_tree text, p_ops treesync.op[])
 AS $function$
 declare
   v_bad record;
-  v_newest_stored text collate "C";
   v_oldest text collate "C";
   v_new treesync.op[];
 begin
@@ -585,8 +589,7 @@ begin
   end if;
 
   select min(u.ts) into v_oldest from unnest(p_ops) u;
-  select s.ts into v_newest_stored from treesync.ops s where s.tree = p_tree order by s.ts desc limit 1;
-  if v_newest_stored is null or v_oldest > v_newest_stored then
+  if p_newest_stored is null or v_oldest > p_newest_stored collate "C" then
     select coalesce(array_agg(o order by o.idx), '{}')
       into v_new
       from (select distinct on (u.ts) u.* from unnest(p_ops) u order by u.ts, u.idx) o;
@@ -597,7 +600,8 @@ begin
   select o.idx, o.ts, 'is already stored with other content' as why
     into v_bad
     from unnest(p_ops) o
-   cross join lateral (select s.* from treesync.ops s where s.tree = p_tree and s.ts = o.ts offset 0) s
+   cross join lateral (select s.* from treesync.ops s
+                        where s.ts = o.ts and (s.tree = p_tree) is true offset 0) s
    where (o.type, o.node, o.parent, o.pos, o.key, o.value)
          is distinct from (s.type, s.node, s.parent, s.pos, s.key, s.value)
    order by o.idx
@@ -614,7 +618,7 @@ begin
     into v_new
     from (select distinct on (u.ts) u.* from unnest(p_ops) u order by u.ts, u.idx) o
     left join lateral (select true as stored from treesync.ops s
-                        where s.tree = p_tree and s.ts = o.ts offset 0) s on true
+                        where s.ts = o.ts and (s.tree = p_tree) is true offset 0) s on true
    where s.stored is null;
   return v_new;
 end
@@ -773,20 +777,30 @@ CREATE OR REPLACE FUNCTION treesync.rewrite_log(p_tree text, p_ts text[], p_old_
  LANGUAGE plpgsql
  SET enable_seqscan TO 'off'
  SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET enable_material TO 'off'
 AS $function$
 declare
+  v_ctids tid[];
   v_values jsonb;
+  v_count integer;
 begin
   if cardinality(p_ts) = 0 then
     return;
   end if;
+  v_ctids := treesync.move_ctids(p_tree, p_ts);
   select jsonb_object_agg(f.ts, jsonb_build_array(f.old_parent, f.old_pos, f.applied)) into v_values
     from unnest(p_ts, p_old_parent, p_old_pos, p_applied) as f(ts, old_parent, old_pos, applied);
   update treesync.moves l
      set old_parent = v_values -> l.ts ->> 0,
          old_pos = v_values -> l.ts ->> 1,
          applied = (v_values -> l.ts ->> 2)::boolean
-   where l.ctid = any(treesync.move_ctids(p_tree, p_ts)) and l.tree = p_tree;
+   where l.ctid = any(v_ctids);
+  get diagnostics v_count = row_count;
+  if v_count <> cardinality(p_ts) then
+    raise exception 'treesync: rewrite_log changed % log entries of %, not % (a bug)', v_count, p_tree, cardinality(p_ts);
+  end if;
 end
 $function$
 
@@ -820,18 +834,29 @@ CREATE OR REPLACE FUNCTION treesync.write_nodes(p_tree text, p_gone text[], p_mo
  SET enable_material TO 'off'
 AS $function$
 declare
+  v_ctids tid[];
   v_values jsonb;
+  v_count integer;
 begin
   if cardinality(p_gone) > 0 then
-    delete from treesync.nodes n
-     where n.ctid = any(treesync.node_ctids(p_tree, p_gone)) and n.tree = p_tree;
+    v_ctids := treesync.node_ctids(p_tree, p_gone);
+    delete from treesync.nodes n where n.ctid = any(v_ctids);
+    get diagnostics v_count = row_count;
+    if v_count <> cardinality(p_gone) then
+      raise exception 'treesync: write_nodes deleted % nodes of %, not % (a bug)', v_count, p_tree, cardinality(p_gone);
+    end if;
   end if;
   if cardinality(p_moved_id) > 0 then
+    v_ctids := treesync.node_ctids(p_tree, p_moved_id);
     select jsonb_object_agg(u.id, jsonb_build_array(u.parent, u.pos)) into v_values
       from unnest(p_moved_id, p_moved_parent, p_moved_pos) as u(id, parent, pos);
     update treesync.nodes n
        set parent = v_values -> n.id ->> 0, pos = v_values -> n.id ->> 1
-     where n.ctid = any(treesync.node_ctids(p_tree, p_moved_id)) and n.tree = p_tree;
+     where n.ctid = any(v_ctids);
+    get diagnostics v_count = row_count;
+    if v_count <> cardinality(p_moved_id) then
+      raise exception 'treesync: write_nodes moved % nodes of %, not % (a bug)', v_count, p_tree, cardinality(p_moved_id);
+    end if;
   end if;
   insert into treesync.nodes (tree, id, parent, pos)
   select p_tree, i.id, i.parent, i.pos

@@ -372,6 +372,53 @@ begin
 end
 $$;
 
+-- The fast path of merge_moves, set-based: the leading moves of a window (in timestamp order)
+-- that each create a node under a parent that exists or that an earlier one of them created.
+-- Such a move is always applied (a new node has no descendants, so it cannot close a cycle)
+-- and needs no loop and no ancestors: its node and log entry are inserted as they are. Only
+-- for a window that is not late (no logged move is newer), so nothing is undone. Returns the
+-- ts of the first move it did not merge (null when it merged them all).
+create function treesync.merge_creations(p_tree text, p_moves treesync.op[])
+returns text
+language plpgsql
+set enable_seqscan = off
+set enable_bitmapscan = off
+set enable_hashjoin = off
+set enable_mergejoin = off
+set enable_material = off
+as $$
+declare
+  v_first jsonb;
+  v_stop text collate "C";
+begin
+  -- the ts of each node's first move in the window (a parent created earlier must be older)
+  select jsonb_object_agg(f.node, f.ts) into v_first
+    from (select m.node, min(m.ts) as ts from unnest(p_moves) m group by m.node) f;
+  select min(m.ts) into v_stop
+    from (select m.ts, m.node, m.parent,
+                 row_number() over (partition by m.node order by m.ts) as nth
+            from unnest(p_moves) m) m
+    left join lateral (select true as found from treesync.nodes n
+                        where n.tree = p_tree and n.id = m.node offset 0) node on true
+    left join lateral (select true as found from treesync.nodes n
+                        where n.tree = p_tree and n.id = m.parent offset 0) parent on true
+   where not (node.found is null and m.nth = 1 and m.node <> m.parent
+              and (coalesce(parent.found, false)
+                   or coalesce((v_first ->> m.parent) collate "C" < m.ts, false)));
+
+  insert into treesync.nodes (tree, id, parent, pos)
+  select p_tree, m.node, m.parent, m.pos
+    from unnest(p_moves) m
+   where v_stop is null or m.ts < v_stop
+   order by m.node;
+  insert into treesync.moves (tree, ts, node, parent, pos, old_parent, old_pos, applied)
+  select p_tree, m.ts, m.node, m.parent, m.pos, null, null, true
+    from unnest(p_moves) m
+   where v_stop is null or m.ts < v_stop;
+  return v_stop;
+end
+$$;
+
 -- Merges new moves into a tree's nodes and move log (contract: 000002). Kleppmann et al.
 -- (2021): apply all moves in timestamp order; a move is skipped when its parent does not exist
 -- at that point or when the node is its parent or one of its ancestors. New moves older than
@@ -444,6 +491,15 @@ begin
   end if;
   v_late := coalesce((select l.ts > v_oldest_new from treesync.moves l
                        where l.tree = p_tree order by l.ts desc limit 1), false);
+
+  -- 0. Leading creations, set-based (merge_creations); the rest goes the general way.
+  if not v_late then
+    v_oldest_new := treesync.merge_creations(p_tree, p_moves);
+    if v_oldest_new is null then
+      return;
+    end if;
+    p_moves := array(select m from unnest(p_moves) m where m.ts >= v_oldest_new);
+  end if;
 
   -- 1. Load what the window can see.
   select w.ids, w.parents, w.poss, w.present, w.slot

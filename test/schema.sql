@@ -335,6 +335,47 @@ begin
 end
 $function$
 
+CREATE OR REPLACE FUNCTION treesync.merge_creations(p_tree text, p_moves treesync.op[])
+ RETURNS text
+ LANGUAGE plpgsql
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET enable_material TO 'off'
+AS $function$
+declare
+  v_first jsonb;
+  v_stop text collate "C";
+begin
+  -- the ts of each node's first move in the window (a parent created earlier must be older)
+  select jsonb_object_agg(f.node, f.ts) into v_first
+    from (select m.node, min(m.ts) as ts from unnest(p_moves) m group by m.node) f;
+  select min(m.ts) into v_stop
+    from (select m.ts, m.node, m.parent,
+                 row_number() over (partition by m.node order by m.ts) as nth
+            from unnest(p_moves) m) m
+    left join lateral (select true as found from treesync.nodes n
+                        where n.tree = p_tree and n.id = m.node offset 0) node on true
+    left join lateral (select true as found from treesync.nodes n
+                        where n.tree = p_tree and n.id = m.parent offset 0) parent on true
+   where not (node.found is null and m.nth = 1 and m.node <> m.parent
+              and (coalesce(parent.found, false)
+                   or coalesce((v_first ->> m.parent) collate "C" < m.ts, false)));
+
+  insert into treesync.nodes (tree, id, parent, pos)
+  select p_tree, m.node, m.parent, m.pos
+    from unnest(p_moves) m
+   where v_stop is null or m.ts < v_stop
+   order by m.node;
+  insert into treesync.moves (tree, ts, node, parent, pos, old_parent, old_pos, applied)
+  select p_tree, m.ts, m.node, m.parent, m.pos, null, null, true
+    from unnest(p_moves) m
+   where v_stop is null or m.ts < v_stop;
+  return v_stop;
+end
+$function$
+
 CREATE OR REPLACE FUNCTION treesync.merge_moves(p_tree text, p_moves treesync.op[], OUT undone integer, OUT skipped integer)
  RETURNS record
  LANGUAGE plpgsql
@@ -401,6 +442,15 @@ begin
   end if;
   v_late := coalesce((select l.ts > v_oldest_new from treesync.moves l
                        where l.tree = p_tree order by l.ts desc limit 1), false);
+
+  -- 0. Leading creations, set-based (merge_creations); the rest goes the general way.
+  if not v_late then
+    v_oldest_new := treesync.merge_creations(p_tree, p_moves);
+    if v_oldest_new is null then
+      return;
+    end if;
+    p_moves := array(select m from unnest(p_moves) m where m.ts >= v_oldest_new);
+  end if;
 
   -- 1. Load what the window can see.
   select w.ids, w.parents, w.poss, w.present, w.slot

@@ -391,6 +391,14 @@ declare
   v_first jsonb;
   v_stop text collate "C";
 begin
+  -- A window that starts with a move of a node that exists (re-parenting) has no leading
+  -- creations: one lookup says so, instead of two per move.
+  select m.ts into v_stop from unnest(p_moves) m order by m.ts limit 1;
+  if exists (select from treesync.nodes n
+              where n.tree = p_tree and n.id = (select m.node from unnest(p_moves) m order by m.ts limit 1)) then
+    return v_stop;
+  end if;
+  v_stop := null;
   -- the ts of each node's first move in the window (a parent created earlier must be older)
   select jsonb_object_agg(f.node, f.ts) into v_first
     from (select m.node, min(m.ts) as ts from unnest(p_moves) m group by m.node) f;

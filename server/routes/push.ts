@@ -19,7 +19,7 @@ import { Hono } from 'hono';
 import { TreesyncError } from '../../protocol/errors.ts';
 import { pushRequestSchema, type PushResponse } from '../../protocol/push.ts';
 import { allow } from '../auth.ts';
-import { applyOps } from '../db/apply-ops.ts';
+import { GroupCommit } from '../db/group-commit.ts';
 import { readOps } from '../db/read-ops.ts';
 import type { AppDeps, AppEnv } from '../deps.ts';
 import { checkPush } from '../http/check-push.ts';
@@ -28,6 +28,8 @@ import { parse, readJson } from '../http/read-body.ts';
 export function pushRoutes(deps: AppDeps): Hono<AppEnv> {
   const { config, pool, clock, metrics } = deps;
   const app = new Hono<AppEnv>();
+  // Pushes waiting for the same tree are merged in one transaction (group-commit.ts).
+  const pushes = new GroupCommit(pool, config.maxValueBytes);
 
   app.post('/v1/trees/:tree/push', allow('write'), async (c) => {
     const tree = c.req.param('tree');
@@ -45,7 +47,7 @@ export function pushRoutes(deps: AppDeps): Hono<AppEnv> {
     checkPush(push, clock.now(), config.maxClockSkewMs);
 
     const pusher = { replica: push.replica, floor: push.floor, subject: c.get('principal').sub };
-    const result = await applyOps(pool, tree, push.ops, config.maxValueBytes, pusher, (r) => {
+    const result = await pushes.apply(tree, push.ops, pusher, (r) => {
       // `base`, the seq before this batch, is at least every seq a replica can have seen.
       const base = r.seq - r.accepted;
       if (push.seen > base) {

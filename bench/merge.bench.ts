@@ -6,21 +6,41 @@
  *       has 100,000 newer moves (all of them undone and redone)
  *   (c) a 10,000-deep chain: one move's cycle check, the worst case (top under bottom)
  *   (d) 8 connections pushing at once, to one tree and to 8 trees
+ *   (e) a random tree growing to 1,000,000 nodes, re-parenting in it, late branches
+ *       (merge-scaling.ts)
  *
- * Runs against DATABASE_URL if set, else an embedded Postgres with durable settings (fsync on).
- * Prints a table and writes it to bench/results/merge.md. BENCH_SCALE=0.1 runs a tenth of it.
+ * Runs against DATABASE_URL if set, else an embedded Postgres with durable settings (fsync on),
+ * of version PG_MAJOR (default 18). Prints a table and writes it to
+ * bench/results/merge-pg<major>.md. BENCH_SCALE=0.1 runs a tenth of it; BENCH_CASES=a,e runs
+ * only those parts; BENCH_MIGRATIONS_UPTO=000002 migrates only that far (to measure the merge
+ * as it was before a migration; the file name then says so).
  */
+import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrate } from '../sql/migrate.ts';
 import { startCluster } from '../test/pg/cluster.ts';
 import { dbUrl, ident, withClient } from '../test/pg/admin.ts';
-import { formatTs, type MoveOp } from '../protocol/ops.ts';
+import { formatTs, type MoveOp, type Op } from '../protocol/ops.ts';
 import { GrowingTree } from './growing-tree.ts';
+import { scaling } from './merge-scaling.ts';
 import { machine, postgres, type ResultRow, writeResults } from './report.ts';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const n = (count: number) => Math.max(1, Math.round(count * SCALE));
+const CASES = new Set((process.env.BENCH_CASES ?? 'a,b,c,d,e').split(','));
+const UPTO = process.env.BENCH_MIGRATIONS_UPTO;
+
+/** The migrations folder, or a copy of it holding those up to BENCH_MIGRATIONS_UPTO. */
+async function migrationsDir(): Promise<{ dir: string; done: () => Promise<void> }> {
+  const all = fileURLToPath(new URL('../sql/', import.meta.url));
+  if (!UPTO) return { dir: all, done: async () => {} };
+  const dir = await mkdtemp(join(os.tmpdir(), 'treesync-sql-'));
+  for (const f of await readdir(all)) if (f.endsWith('.sql') && f.slice(0, 6) <= UPTO) await cp(join(all, f), join(dir, f));
+  return { dir, done: () => rm(dir, { recursive: true, force: true }) };
+}
 
 
 async function main() {
@@ -29,21 +49,26 @@ async function main() {
   await withClient(cluster.url, (c) => c.query(`create database ${ident(name)}`));
   const pool = new pg.Pool({ connectionString: dbUrl(cluster.url, name), max: 10 });
   const rows: ResultRow[] = [];
+  let version = '';
   try {
-    await withClient(dbUrl(cluster.url, name), (c) => migrate(c));
-    rows.push(await inOrder(pool));
-    rows.push(await lateMerge(pool));
-    rows.push(...(await chain(pool)));
-    rows.push(...(await concurrent(pool)));
+    const migrations = await migrationsDir();
+    await withClient(dbUrl(cluster.url, name), (c) => migrate(c, { dir: migrations.dir })).finally(migrations.done);
+    version = (await pool.query<{ v: string }>(`select current_setting('server_version') as v`)).rows[0]!.v;
+    progress(`Postgres ${version}${UPTO ? `, migrations up to ${UPTO}` : ''}`);
+    if (CASES.has('a')) rows.push(await inOrder(pool));
+    if (CASES.has('b')) rows.push(await lateMerge(pool));
+    if (CASES.has('c')) rows.push(...(await chain(pool)));
+    if (CASES.has('d')) rows.push(...(await concurrent(pool)));
+    if (CASES.has('e')) rows.push(...(await scaling(pool, (tree, ops) => apply(pool, tree, ops), SCALE, progress)));
   } finally {
     await pool.end();
     await withClient(cluster.url, (c) => c.query(`drop database if exists ${ident(name)} with (force)`));
     await cluster.stop();
   }
-  await report(rows, cluster.kind);
+  await report(rows, cluster.kind, version);
 }
 
-async function apply(db: pg.Pool | pg.PoolClient, tree: string, ops: MoveOp[]) {
+async function apply(db: pg.Pool | pg.PoolClient, tree: string, ops: Op[]) {
   const { rows } = await db.query<{ r: { skipped: number; undone: number } }>(
     'select treesync.apply_ops($1, $2::jsonb) as r',
     [tree, JSON.stringify(ops)],
@@ -202,9 +227,12 @@ function progress(msg: string) {
   console.error(`[bench:merge] ${msg}`);
 }
 
-async function report(rows: ResultRow[], kind: string) {
+async function report(rows: ResultRow[], kind: string, version: string) {
   const scale = SCALE !== 1 ? ` Scale ${SCALE}.` : '';
-  await writeResults('merge', [`Machine: ${machine()}. Postgres: ${postgres(kind)}.${scale}`], rows);
+  const upto = UPTO ? ` Migrations up to ${UPTO} only.` : '';
+  const cases = process.env.BENCH_CASES ? ` Parts ${process.env.BENCH_CASES}.` : '';
+  const file = `merge-pg${version.split('.')[0]}${UPTO ? `-upto-${UPTO}` : ''}${SCALE !== 1 ? `-scale-${SCALE}` : ''}`;
+  await writeResults(file, [`Machine: ${machine()}; other work was running on it (figures are noisy). Postgres: ${postgres(kind, version)}.${scale}${upto}${cases}`], rows);
 }
 
 await main();

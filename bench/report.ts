@@ -7,9 +7,10 @@ export function machine(): string {
   return `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`;
 }
 
-/** The Postgres a benchmark ran against, as the cluster kind of test/pg/cluster.ts names it. */
-export function postgres(kind: string): string {
-  return kind === 'env' ? 'DATABASE_URL' : `${kind} Postgres 18, durable settings (fsync on)`;
+/** The Postgres a benchmark ran against, as the cluster kind of test/pg/cluster.ts names it,
+ * with its version when known (else the default major, 18). */
+export function postgres(kind: string, version = '18'): string {
+  return kind === 'env' ? `DATABASE_URL (Postgres ${version})` : `${kind} Postgres ${version}, durable settings (fsync on)`;
 }
 
 export interface ResultRow {

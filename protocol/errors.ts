@@ -53,7 +53,7 @@ export class TreesyncError extends Error {
   }
 }
 
-/** The project's SQLSTATE codes (sql/000002-merge.sql) and the protocol code of each. */
+/** The project's SQLSTATE codes (sql/000002-merge.sql, sql/000004-input-and-identity.sql) and the protocol code of each. */
 export const SQLSTATE_CODES: Record<string, ErrorCode> = {
   TS001: 'invalid_op',
   TS002: 'ts_conflict',
@@ -61,6 +61,7 @@ export const SQLSTATE_CODES: Record<string, ErrorCode> = {
   TS004: 'invalid_tree_id',
   TS005: 'stale_ops',
   TS006: 'invalid_request',
+  TS007: 'forbidden',
 };
 
 /**

@@ -20,12 +20,17 @@ export type PushRequest = z.infer<typeof pushRequestSchema>;
  * the server), in seq order, at most a page of them; not this push's own. `more` is true when
  * further ones remain: then the replica has applied everything up to the last returned op's
  * seq and pulls from there; otherwise it has everything up to `seq`. `now` is the server's
- * clock in ms.
+ * clock in ms. `skipped` counts this push's moves that changed nothing, so an app can tell
+ * the user.
  */
 export const pushResponseSchema = z.object({
   seq: seqSchema,
   accepted: z.int().min(0),
   duplicates: z.int().min(0),
+  /** Moves of this push that changed nothing: their parent did not exist at that point, or
+   * they would have made a cycle (as `apply_ops` reports). Added in protocol 1 without a
+   * version bump: older clients ignore it. */
+  skipped: z.int().min(0),
   ops: z.array(storedOpSchema),
   more: z.boolean(),
   now: z.int().min(0),

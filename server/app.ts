@@ -1,7 +1,8 @@
 /**
  * The HTTP app: Hono, built from its dependencies (no I/O here; start-server.ts runs it).
  *
- * Every request: an id and one log line (observe). Under `/v1`: who is calling (auth, 401),
+ * Every request: an id and one log line (observe), CORS (preflights answered, other origins
+ * refused: http/cors.ts). Under `/v1`: who is calling (auth, 401),
  * how often (rate limit, 429), how big the body may be (413); then each route authorises its
  * tree and scope (`allow`, 403), parses its input against the protocol schemas (400), acts.
  * One error handler shapes every failure as `{"error": {"code", "message"}}`.
@@ -15,6 +16,7 @@ import { TreesyncError } from '../protocol/errors.ts';
 import { API_PREFIX } from '../protocol/version.ts';
 import { authenticateRequest } from './auth.ts';
 import type { AppDeps, AppEnv } from './deps.ts';
+import { corsPolicy } from './http/cors.ts';
 import { notFound, onError } from './http/on-error.ts';
 import { observe } from './http/observe.ts';
 import { rateLimit } from './rate-limit.ts';
@@ -25,6 +27,8 @@ export function createApp(deps: AppDeps, extraRoutes: readonly RouteModule[] = [
   const maxBytes = deps.config.maxBodyBytes;
 
   app.use('*', observe(deps));
+  // Before auth: preflights carry no token, and error answers need the CORS headers too.
+  app.use('*', corsPolicy(deps.config));
   app.use(`${API_PREFIX}/*`, authenticateRequest(deps), rateLimit(deps));
   app.use(
     `${API_PREFIX}/*`,

@@ -50,6 +50,10 @@ export interface Config {
   /** `TREESYNC_SNAPSHOT_POOL_SIZE` (default 4): connections reserved for snapshots, so long
    * snapshots never starve pushes and pulls. */
   snapshotPoolSize: number;
+  /** `TREESYNC_DB_CONNECT_TIMEOUT_MS` (default 5000): how long opening a database connection
+   * may take. While the database is unreachable, requests that need a new connection answer
+   * `503 unavailable` after at most this long instead of hanging, and `/readyz` answers 503. */
+  dbConnectTimeoutMs: number;
   /** `TREESYNC_HEARTBEAT_MS` (default 15000): WebSocket ping interval; a connection that has
    * not answered the previous ping is dropped. */
   heartbeatMs: number;
@@ -58,6 +62,11 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** `TREESYNC_LOG_LEVEL` (default info): debug, info, warn, error or silent. */
   logLevel: LogLevel;
+  /** `TREESYNC_CORS_ORIGINS`: the origins whose browser apps may call the server, a list
+   * separated by commas or spaces: exact origins (`https://app.example.com`), `loopback` (any
+   * port of localhost, 127.x.x.x, [::1]), `*` (any), or `none`. Default: none in production,
+   * `loopback` in development mode. Stored lowercased. */
+  corsOrigins: readonly string[];
 }
 
 /** The configuration is not usable; `problems` name each variable and what is wrong. */
@@ -128,6 +137,8 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`TREESYNC_LOG_LEVEL=${JSON.stringify(logLevel)}: expected one of ${LOG_LEVELS.join(', ')}`);
   }
 
+  const corsOrigins = readCorsOrigins(read('TREESYNC_CORS_ORIGINS'), jwtSecret === undefined, problems);
+
   const config: Config = {
     databaseUrl,
     dataDir,
@@ -145,12 +156,31 @@ export function loadConfig(env: Env = process.env): Config {
     maxClockSkewMs: int('TREESYNC_MAX_CLOCK_SKEW_MS', 60_000, 0),
     poolSize: int('TREESYNC_POOL_SIZE', 10, 1, 1000),
     snapshotPoolSize: int('TREESYNC_SNAPSHOT_POOL_SIZE', 4, 1, 1000),
+    dbConnectTimeoutMs: int('TREESYNC_DB_CONNECT_TIMEOUT_MS', 5_000, 100, 600_000),
     heartbeatMs: int('TREESYNC_HEARTBEAT_MS', 15_000, 10),
     shutdownTimeoutMs: int('TREESYNC_SHUTDOWN_TIMEOUT_MS', 10_000, 0),
     logLevel,
+    corsOrigins,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** An origin as browsers send it: scheme, host, optional port; no path, no trailing slash. */
+const ORIGIN = /^https?:\/\/(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$/;
+
+function readCorsOrigins(raw: string | undefined, devMode: boolean, problems: string[]): string[] {
+  if (raw === undefined) return devMode ? ['loopback'] : [];
+  const items = raw.toLowerCase().split(/[\s,]+/).filter((s) => s !== '');
+  if (items.length === 1 && items[0] === 'none') return [];
+  const bad = items.filter((item) => item !== '*' && item !== 'loopback' && !ORIGIN.test(item));
+  if (bad.length > 0) {
+    problems.push(
+      `TREESYNC_CORS_ORIGINS: ${bad.map((b) => JSON.stringify(b)).join(', ')} not an origin ` +
+        `(scheme://host[:port], no path), "loopback", "*" or "none"`,
+    );
+  }
+  return items;
 }
 
 /** Development mode: no JWT secret, so no auth (and loopback only). */

@@ -2,7 +2,8 @@
  * The database `npm start` serves: `DATABASE_URL` when set, else an embedded Postgres whose
  * data lives in `<TREESYNC_DATA_DIR>/postgres` and survives restarts (its superuser password,
  * made at the first start, in `<TREESYNC_DATA_DIR>/postgres.password`, readable by the owner
- * only). The embedded cluster serves a database named `treesync`, created at the first start.
+ * only). The embedded cluster serves a database named `treesync`, created at the first start,
+ * and is started again if it exits while the server runs (embedded-db/supervise.ts).
  */
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
@@ -10,6 +11,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { Config } from './config.ts';
 import { newPassword, startEmbeddedDb } from './embedded-db.ts';
+import { supervise } from './embedded-db/supervise.ts';
+import type { Logger } from './logger.ts';
 
 export interface Database {
   url: string;
@@ -21,7 +24,7 @@ export interface Database {
 
 const DATABASE_NAME = 'treesync';
 
-export async function openDatabase(config: Config): Promise<Database> {
+export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
   if (config.databaseUrl !== undefined) {
     return { url: config.databaseUrl, description: redact(config.databaseUrl), stop: async () => {} };
   }
@@ -33,15 +36,17 @@ export async function openDatabase(config: Config): Promise<Database> {
     await chmod(config.dataDir, (mode & 0o7777) | 0o111);
   }
   const dir = join(config.dataDir, 'postgres');
-  const db = await startEmbeddedDb({ dir, password: await password(config.dataDir), ownSignals: true });
+  const pw = await password(config.dataDir);
+  const db = await startEmbeddedDb({ dir, password: pw });
   try {
     const url = new URL(db.url);
     await ensureDatabase(url);
     url.pathname = `/${DATABASE_NAME}`;
+    const running = supervise(db, (port) => startEmbeddedDb({ dir, password: pw, port }), logger);
     return {
       url: url.toString(),
       description: `embedded Postgres, data in ${dir} (127.0.0.1:${db.port}/${DATABASE_NAME})`,
-      stop: db.stop,
+      stop: running.stop,
     };
   } catch (err) {
     await db.stop();
@@ -63,6 +68,7 @@ async function password(dataDir: string): Promise<string> {
 
 async function ensureDatabase(adminUrl: URL): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl.toString() });
+  client.on('error', () => {}); // the query under way fails with it, which is what is reported
   await client.connect();
   try {
     const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [DATABASE_NAME]);

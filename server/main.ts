@@ -1,14 +1,17 @@
 /**
  * `npm start`: read the configuration, open the database (embedded when there is no
- * DATABASE_URL), migrate it, serve. SIGINT or SIGTERM stops it gracefully (start-server.ts),
- * then stops the embedded database; another signal a second later exits at once.
+ * DATABASE_URL), migrate it, serve. SIGINT, SIGTERM or SIGHUP (the terminal closed) stops it
+ * gracefully (start-server.ts), then stops the embedded database, last; another signal a
+ * second later exits at once.
  *
- * Logs are JSON lines on stdout; the start message for people is on stderr. Exit codes: 0
+ * Logs are JSON lines on stdout; the start message for people is on stderr, in one write that
+ * ends with the line `treesync: ready` (tests and scripts wait for that line). Exit codes: 0
  * after a stop, 1 when the start or the stop failed, 2 for a bad configuration.
  *
- * Ctrl-C in a terminal reaches the whole process group, the embedded Postgres included, which
- * then stops at once: requests in flight at that moment may fail. A deployment (DATABASE_URL,
- * a SIGTERM to this process) drains them.
+ * The embedded Postgres runs in a process group of its own (embedded-db.ts): a terminal's
+ * Ctrl-C or hang-up reaches only this process, which finishes the requests in flight first.
+ * While the server runs, the database may go away and come back (a restart, a failover):
+ * requests answer 503 meanwhile, and nothing here exits over it.
  */
 import pg from 'pg';
 import { migrate } from '../sql/migrate.ts';
@@ -32,12 +35,24 @@ function readConfig(): Config {
 const config = readConfig();
 const logger = createLogger(config.logLevel);
 
-const database = await openDatabase(config).catch((err: unknown) => {
+// Signals are taken from the start: the embedded Postgres does not get the terminal's, so a
+// Ctrl-C while it starts must not end this process by default (no `exit` hook would run and
+// Postgres would be left behind). A stop asked for while starting happens once started.
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+let onStopSignal = (signal: NodeJS.Signals) => {
+  say(`treesync: ${signal} while starting; stopping as soon as started`);
+  stopAsked ??= signal;
+};
+let stopAsked: NodeJS.Signals | undefined;
+for (const signal of STOP_SIGNALS) process.on(signal, (s) => onStopSignal(s));
+
+const database = await openDatabase(config, logger).catch((err: unknown) => {
   say(`treesync: could not open the database: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });
 async function migrateAndServe(): Promise<RunningServer> {
   const client = new pg.Client({ connectionString: database.url });
+  client.on('error', () => {}); // the migration under way fails with it, and says so below
   await client.connect();
   try {
     await migrate(client, { log: (msg) => logger.info(msg) });
@@ -53,14 +68,19 @@ const running = await migrateAndServe().catch(async (err: unknown) => {
   process.exit(1);
 });
 
-say(`treesync listening on ${running.url}`);
-say(`  database: ${database.description}`);
-if (isDevMode(config)) {
-  say('  development mode: no TREESYNC_JWT_SECRET, so requests need no token and only loopback is served.');
-  say('  Set TREESYNC_JWT_SECRET (32+ characters) to require tokens; then `npm run token -- --tree <id> --scope write` prints one.');
-} else {
-  say('  auth: JWT (HS256). A token: `npm run token -- --tree <id> --scope write` (same TREESYNC_JWT_SECRET).');
-}
+say(
+  [
+    `treesync listening on ${running.url}`,
+    `  database: ${database.description}`,
+    ...(isDevMode(config)
+      ? [
+          '  development mode: no TREESYNC_JWT_SECRET, so requests need no token and only loopback is served.',
+          '  Set TREESYNC_JWT_SECRET (32+ characters) to require tokens; then `npm run token -- --tree <id> --scope write` prints one.',
+        ]
+      : ['  auth: JWT (HS256). A token: `npm run token -- --tree <id> --scope write` (same TREESYNC_JWT_SECRET).']),
+    'treesync: ready',
+  ].join('\n'),
+);
 logger.info('listening', { url: running.url, devMode: isDevMode(config) });
 
 // Wrappers relay signals (npm, tsx, a terminal's Ctrl-C reaching the whole process group), so
@@ -87,5 +107,5 @@ const stop = async (signal: NodeJS.Signals) => {
   // do not hang a deployment's restart over it.
   setTimeout(() => process.exit(), 2000).unref();
 };
-process.on('SIGINT', (s) => void stop(s));
-process.on('SIGTERM', (s) => void stop(s));
+onStopSignal = (s) => void stop(s);
+if (stopAsked) void stop(stopAsked);

@@ -10,7 +10,6 @@
 import { createAdaptorServer } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import pg from 'pg';
 import { WebSocketServer } from 'ws';
 import { createApp } from './app.ts';
 import { type Clock, systemClock } from './clock.ts';
@@ -19,6 +18,7 @@ import { treeSeqs } from './db/trees.ts';
 import type { AppDeps } from './deps.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics/server-metrics.ts';
+import { openPool } from './open-pool.ts';
 import { PokeHub } from './pokes/poke-hub.ts';
 import { SeqListener } from './pokes/seq-listener.ts';
 import type { RouteModule } from './routes/index.ts';
@@ -44,8 +44,14 @@ export interface RunningServer {
 
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
   const { config, databaseUrl, logger } = opts;
-  const pool = newPool(databaseUrl, config.poolSize, 'treesync', logger);
-  const snapshotPool = newPool(databaseUrl, config.snapshotPoolSize, 'treesync-snapshot', logger);
+  const { pool, end: endPool } = openPool(databaseUrl, config.poolSize, 'treesync', config.dbConnectTimeoutMs, logger);
+  const { pool: snapshotPool, end: endSnapshotPool } = openPool(
+    databaseUrl,
+    config.snapshotPoolSize,
+    'treesync-snapshot',
+    config.dbConnectTimeoutMs,
+    logger,
+  );
 
   // The gauges read the hub and the listener at scrape time, by which point both exist.
   let pokes: PokeHub | undefined;
@@ -60,6 +66,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   const seqListener = new SeqListener({
     connectionString: databaseUrl,
     logger,
+    connectTimeoutMs: config.dbConnectTimeoutMs,
     onSeq: (tree, seq) => hub.poke(tree, seq),
     // Notifications sent while the connection was down are lost: poke from the seqs now.
     onConnect: async () => {
@@ -80,7 +87,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     await listen(server, config.host, config.port);
   } catch (err) {
     await seqListener.stop();
-    await Promise.all([pool.end(), snapshotPool.end()]);
+    await Promise.all([endPool(), endSnapshotPool()]);
     throw err;
   }
   const { port } = server.address() as AddressInfo;
@@ -109,23 +116,9 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
         }
         clearInterval(idle);
         await seqListener.stop();
-        await Promise.all([pool.end(), snapshotPool.end()]);
+        await Promise.all([endPool(), endSnapshotPool()]);
       })()),
   };
-}
-
-function newPool(connectionString: string, max: number, applicationName: string, logger: Logger): pg.Pool {
-  const pool = new pg.Pool({
-    connectionString,
-    max,
-    application_name: applicationName,
-    // A request waits at most this long for a connection, then gets 503 rather than hanging.
-    connectionTimeoutMillis: 10_000,
-  });
-  // An idle connection that breaks (a database restart) is an 'error' event, which would crash
-  // the process unheard; the pool replaces it on the next checkout.
-  pool.on('error', (err) => logger.warn('idle database connection lost', { pool: applicationName, err }));
-  return pool;
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

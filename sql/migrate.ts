@@ -6,7 +6,12 @@
  *   the folder must be one: a misnamed file is an error rather than silently skipped, and so are
  *   two files with the same number (two branches that both added "the next" migration).
  * - Migrations run in name order, compared byte by byte, each at most once per database. A
- *   landed migration is never edited: a change is a new file.
+ *   landed migration is never edited: a change is a new file. This is enforced: each applied
+ *   file's checksum (SHA-256 of its text, line endings normalised) is recorded, and a run
+ *   refuses, naming the file, before applying anything, when a recorded file has changed or
+ *   is gone. (A database that never received the change would otherwise run with a schema
+ *   that differs from what the files say, and fail later in ways that are hard to trace.)
+ *   Rows recorded before checksums existed are backfilled from the files as they are.
  * - Each runs in its own transaction, with its row in `treesync.migrations` inserted first, so a
  *   failure leaves neither the row nor any half of the file behind. A file therefore cannot use
  *   statements that refuse a transaction (`create index concurrently`, `vacuum`).
@@ -16,6 +21,7 @@
  * - `client` must be a connection of its own, not inside a transaction; it is left as it was
  *   found (lock released) whether migrate succeeds or throws.
  */
+import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,26 +64,48 @@ export async function migrate(
   const log = opts.log ?? (() => {});
   // Read the files before taking the lock, so a bad folder fails without touching the database.
   const files = await listMigrations(dir);
+  const texts = new Map<string, string>();
+  for (const file of files) texts.set(file, await readFile(join(dir, file), 'utf8'));
 
   await client.query('select pg_advisory_lock($1::bigint)', [LOCK_KEY]);
   try {
-    // Under the lock, so two first runs do not race to create these.
+    // Under the lock, so two first runs do not race to create these. The checksum column came
+    // later than the table: added here, so databases migrated before it get it too.
     await client.query(`
       create schema if not exists treesync;
       create table if not exists treesync.migrations (
         name text collate "C" primary key,
         applied_at timestamptz not null default now()
       );
+      alter table treesync.migrations add column if not exists checksum text collate "C";
     `);
-    const done = new Set(
-      (await client.query<{ name: string }>('select name from treesync.migrations')).rows.map(
-        (r) => r.name,
-      ),
-    );
+    const recorded = (
+      await client.query<{ name: string; checksum: string | null }>('select name, checksum from treesync.migrations')
+    ).rows;
+    const problems: string[] = [];
+    for (const { name, checksum } of recorded) {
+      const text = texts.get(name);
+      if (text === undefined) {
+        problems.push(`${join(dir, name)} was applied to this database but is no longer in ${dir}`);
+      } else if (checksum === null) {
+        // Applied before checksums were recorded: trust the file as it is now.
+        await client.query('update treesync.migrations set checksum = $2 where name = $1', [name, checksumOf(text)]);
+      } else if (checksum !== checksumOf(text)) {
+        problems.push(`${join(dir, name)} changed after it was applied to this database`);
+      }
+    }
+    if (problems.length > 0) {
+      throw new Error(
+        `refusing to migrate: ${problems.join('; ')}. A landed migration is never edited, renamed or ` +
+          `removed: restore it as it was (git log -p on the file shows it) and put the change in a new ` +
+          `migration. Nothing was applied.`,
+      );
+    }
+    const done = new Set(recorded.map((r) => r.name));
     const applied: string[] = [];
     for (const file of files) {
       if (done.has(file)) continue;
-      await applyOne(client, dir, file);
+      await applyOne(client, file, texts.get(file)!);
       applied.push(file);
       log(`applied ${file}`);
     }
@@ -88,12 +116,18 @@ export async function migrate(
   }
 }
 
-async function applyOne(client: pg.ClientBase, dir: string, file: string): Promise<void> {
-  const sql = await readFile(join(dir, file), 'utf8');
+/** A migration file's checksum: SHA-256 of its text with CRLF line endings read as LF, so a
+ * checkout that converts line endings is not a change. */
+export function checksumOf(text: string): string {
+  return createHash('sha256').update(text.replace(/\r\n/g, '\n')).digest('hex');
+}
+
+async function applyOne(client: pg.ClientBase, file: string, sql: string): Promise<void> {
   await client.query('begin');
   try {
-    await client.query('insert into treesync.migrations (name, applied_at) values ($1, now())', [
+    await client.query('insert into treesync.migrations (name, applied_at, checksum) values ($1, now(), $2)', [
       file,
+      checksumOf(sql),
     ]);
     // No parameters: the simple query protocol, which runs a file of many statements.
     await client.query(sql);

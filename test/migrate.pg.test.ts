@@ -4,13 +4,13 @@
  * And the test harness itself: the default test database really sorts like a locale does.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterEach, describe, expect, inject, test } from 'vitest';
-import { listMigrations, migrate } from '../sql/migrate.ts';
+import { checksumOf, listMigrations, migrate } from '../sql/migrate.ts';
 import { withClient } from './pg/admin.ts';
 import { createTestDb, type TestDb } from './pg/db.ts';
 
@@ -119,6 +119,92 @@ describe('migrate', () => {
   });
 });
 
+describe('a landed migration never changes', () => {
+  /** A copy of the project's sql/ folder, to change in ways the real one must never be. */
+  async function sqlCopy(): Promise<string> {
+    const dir = await migrationsDir({});
+    for (const file of await listMigrations()) await cp(new URL(`../sql/${file}`, import.meta.url), join(dir, file));
+    return dir;
+  }
+
+  async function migrateWith(db: TestDb, dir: string) {
+    const client = await db.client();
+    try {
+      return await migrate(client, { dir });
+    } finally {
+      client.release();
+    }
+  }
+
+  const checksums = async (db: TestDb) =>
+    (await db.query<{ name: string; checksum: string }>('select name, checksum from treesync.migrations order by name')).rows;
+
+  test('each applied file is recorded with its checksum', async () => {
+    const db = await emptyDb();
+    const dir = await sqlCopy();
+    await migrateWith(db, dir);
+    const files = await listMigrations(dir);
+    const expected = await Promise.all(files.map(async (name) => ({ name, checksum: checksumOf(await readFile(join(dir, name), 'utf8')) })));
+    expect(await checksums(db)).toEqual(expected);
+    expect(expected[0]!.checksum).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  test('a landed file that changed: a clear error naming it, and nothing applied', async () => {
+    const db = await emptyDb();
+    const dir = await sqlCopy();
+    await migrateWith(db, dir);
+    const before = await checksums(db);
+    const first = (await listMigrations(dir))[0]!;
+    await writeFile(join(dir, first), `${await readFile(join(dir, first), 'utf8')}\n-- an edit after landing\n`);
+    await writeFile(join(dir, '000099-later.sql'), 'create table treesync.later (id int);');
+    await expect(migrateWith(db, dir)).rejects.toThrow(
+      new RegExp(`refusing to migrate: \\S*${first.replace('.', '\\.')} changed after it was applied to this database\\..*Nothing was applied`),
+    );
+    const { rows } = await db.query(`select to_regclass('treesync.later') is not null as later`);
+    expect(rows[0]).toEqual({ later: false });
+    expect(await checksums(db)).toEqual(before);
+  });
+
+  test('a landed file that is gone is refused too; CRLF line endings are not a change', async () => {
+    const db = await emptyDb();
+    const dir = await migrationsDir({ '000001-a.sql': 'create table treesync.a (id int);\n', '000002-b.sql': 'select 1;\n' });
+    await migrateWith(db, dir);
+    await writeFile(join(dir, '000001-a.sql'), 'create table treesync.a (id int);\r\n');
+    expect(await migrateWith(db, dir)).toEqual({ applied: [] });
+    await unlink(join(dir, '000002-b.sql'));
+    await expect(migrateWith(db, dir)).rejects.toThrow(/000002-b\.sql was applied to this database but is no longer in/);
+  });
+
+  test('a database migrated before checksums existed gets them backfilled', async () => {
+    const db = await emptyDb();
+    const dir = await sqlCopy();
+    await migrateWith(db, dir);
+    const withChecksums = await checksums(db);
+    await db.query('alter table treesync.migrations drop column checksum');
+    expect(await migrateWith(db, dir)).toEqual({ applied: [] });
+    expect(await checksums(db)).toEqual(withChecksums);
+  });
+
+  const exec = (args: string[], env: NodeJS.ProcessEnv) =>
+    promisify(execFile)(process.execPath, ['--import', 'tsx', ...args], { env: { ...process.env, ...env }, timeout: 60_000 }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+
+  test('npm run migrate and npm start refuse a database whose record of a landed file differs', async () => {
+    const db = await emptyDb();
+    expect((await exec(['sql/migrate-cli.ts'], { DATABASE_URL: db.url })).code).toBe(0);
+    // The same check as an edited file, seen from the other side: the record no longer matches.
+    await db.query(`update treesync.migrations set checksum = repeat('0', 64) where name = $1`, [(await listMigrations())[1]]);
+    const migrateRun = await exec(['sql/migrate-cli.ts'], { DATABASE_URL: db.url });
+    expect(migrateRun.code).toBe(1);
+    expect(migrateRun.stderr).toMatch(/refusing to migrate: \S*sql\/000002-merge\.sql changed after it was applied/);
+    const startRun = await exec(['server/main.ts'], { DATABASE_URL: db.url, PORT: '0', TREESYNC_JWT_SECRET: '', HOST: '127.0.0.1' });
+    expect(startRun.code).toBe(1);
+    expect(startRun.stderr).toMatch(/could not start: refusing to migrate: \S*sql\/000002-merge\.sql changed/);
+  });
+});
+
 describe('npm run migrate', () => {
   const run = (env: NodeJS.ProcessEnv) =>
     promisify(execFile)(process.execPath, ['--import', 'tsx', 'sql/migrate-cli.ts'], {
@@ -150,8 +236,10 @@ describe('test databases', () => {
     const db = await createTestDb();
     cleanups.push(db.drop);
     const { rows } = await db.query(
-      `select 'a' < 'B' as a_before_b, datlocprovider as provider, datlocale as locale
-         from pg_database where datname = current_database()`,
+      // (the column is daticulocale before Postgres 17)
+      `select 'a' < 'B' as a_before_b, datlocprovider as provider,
+              coalesce(to_jsonb(d) ->> 'datlocale', to_jsonb(d) ->> 'daticulocale') as locale
+         from pg_database d where datname = current_database()`,
     );
     expect(rows[0]).toEqual({ a_before_b: true, provider: 'i', locale: 'en-US' });
   });

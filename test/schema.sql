@@ -21,7 +21,8 @@ create table treesync.fields (
 
 create table treesync.migrations (
   name text collate "C" not null,
-  applied_at timestamp with time zone not null default now()
+  applied_at timestamp with time zone not null default now(),
+  checksum text collate "C"
 );
 
 create table treesync.moves (
@@ -58,13 +59,15 @@ create table treesync.replicas (
   tree text collate "C" not null,
   replica text collate "C" not null,
   floor text collate "C" not null,
-  seen_at timestamp with time zone not null default now()
+  seen_at timestamp with time zone not null default now(),
+  subject text collate "C"
 );
 
 create table treesync.trees (
   id text collate "C" not null,
   seq bigint not null default 0,
-  created_at timestamp with time zone not null default now()
+  created_at timestamp with time zone not null default now(),
+  newest_ts text collate "C"
 );
 
 alter table treesync.fields add constraint fields_pkey PRIMARY KEY (tree, node, key);
@@ -77,7 +80,7 @@ alter table treesync.nodes add constraint nodes_pkey PRIMARY KEY (tree, id);
 
 alter table treesync.ops add constraint ops_pkey PRIMARY KEY (tree, seq);
 
-alter table treesync.ops add constraint ops_tree_ts_key UNIQUE (tree, ts);
+alter table treesync.ops add constraint ops_ts_tree_key UNIQUE (ts, tree);
 
 alter table treesync.ops add constraint ops_type_check CHECK ((type = ANY (ARRAY['move'::text, 'set'::text])));
 
@@ -95,11 +98,27 @@ CREATE UNIQUE INDEX nodes_pkey ON treesync.nodes USING btree (tree, id);
 
 CREATE UNIQUE INDEX ops_pkey ON treesync.ops USING btree (tree, seq);
 
-CREATE UNIQUE INDEX ops_tree_ts_key ON treesync.ops USING btree (tree, ts);
+CREATE UNIQUE INDEX ops_ts_tree_key ON treesync.ops USING btree (ts, tree);
 
 CREATE UNIQUE INDEX replicas_pkey ON treesync.replicas USING btree (tree, replica);
 
 CREATE UNIQUE INDEX trees_pkey ON treesync.trees USING btree (id);
+
+CREATE OR REPLACE FUNCTION treesync.ancestors_of(p_tree text, p_ids text[])
+ RETURNS SETOF treesync.nodes
+ LANGUAGE sql
+ STABLE
+AS $function$
+  with recursive up as (
+    select * from treesync.nodes_at(p_tree, p_ids)
+    union
+    select a.*
+      from up
+     cross join lateral (select n.* from treesync.nodes n
+                          where n.tree = p_tree and n.id = up.parent offset 0) a
+  )
+  select * from up
+$function$
 
 CREATE OR REPLACE FUNCTION treesync.apply_ops(p_tree text, p_ops jsonb)
  RETURNS jsonb
@@ -114,7 +133,7 @@ declare
   v_max_value_bytes integer :=
     coalesce(nullif(current_setting('treesync.max_value_bytes', true), '')::integer, 65536);
   v_seq bigint;
-  v_bad record;
+  v_newest_stored text collate "C";
   v_ops treesync.op[];
   v_new treesync.op[];
   v_accepted integer;
@@ -126,83 +145,21 @@ begin
   -- 1. Serialise the merges of this tree. The lock is held until commit, so two merges never
   --    interleave (interleaved cycle checks could each pass and together make a cycle), and seqs
   --    become visible in order.
-  select t.seq into v_seq from treesync.trees t where t.id = p_tree for update;
+  select t.seq, t.newest_ts into v_seq, v_newest_stored from treesync.trees t where t.id = p_tree for update;
   if not found then
     raise exception using
       errcode = 'TS003',
       message = format('tree %s does not exist', coalesce(quote_literal(p_tree), 'null'));
   end if;
 
-  -- 2. Validate every operation before anything is written; name the first bad one.
-  if p_ops is null or jsonb_typeof(p_ops) <> 'array' then
-    raise exception using
-      errcode = 'TS001',
-      message = 'operations must be a JSON array';
-  end if;
-
-  select e.idx - 1 as idx, e.op
-    into v_bad
-    from jsonb_array_elements(p_ops) with ordinality as e(op, idx)
-   where treesync.op_problem(e.op, v_max_value_bytes) is not null
-   order by e.idx
-   limit 1;
-  if found then
-    raise exception using
-      errcode = 'TS001',
-      message = format('operation %s: %s', v_bad.idx,
-                       treesync.op_problem(v_bad.op, v_max_value_bytes)),
-      detail = jsonb_build_object('index', v_bad.idx)::text;
-  end if;
-
-  select coalesce(array_agg(row(
-           e.idx - 1, e.op ->> 'ts', e.op ->> 'type', e.op ->> 'node', e.op ->> 'parent',
-           e.op ->> 'pos', e.op ->> 'key',
-           case when e.op ->> 'type' = 'set' then e.op -> 'value' end
-         )::treesync.op order by e.idx), '{}')
-    into v_ops
-    from jsonb_array_elements(p_ops) with ordinality as e(op, idx);
-
-  -- 3. A ts is an operation's identity: the same ts again with the same content is a duplicate,
-  --    with other content a conflict (within the batch, or with what is stored).
-  select o.idx, o.ts, 'is repeated in the batch with other content' as why
-    into v_bad
-    from (select u.idx, u.ts, u.type, u.node, u.parent, u.pos, u.key, u.value,
-                 first_value(u) over (partition by u.ts order by u.idx) as f
-            from unnest(v_ops) u) o
-   where (o.type, o.node, o.parent, o.pos, o.key, o.value)
-         is distinct from ((o.f).type, (o.f).node, (o.f).parent, (o.f).pos, (o.f).key, (o.f).value)
-   order by o.idx
-   limit 1;
-  if not found then
-    -- (a lateral subquery that cannot be flattened: one lookup by key per operation)
-    select o.idx, o.ts, 'is already stored with other content' as why
-      into v_bad
-      from unnest(v_ops) o
-      cross join lateral (
-        select s.* from treesync.ops s where s.tree = p_tree and s.ts = o.ts offset 0
-      ) s
-     where (o.type, o.node, o.parent, o.pos, o.key, o.value)
-           is distinct from (s.type, s.node, s.parent, s.pos, s.key, s.value)
-     order by o.idx
-     limit 1;
-  end if;
-  if found then
-    raise exception using
-      errcode = 'TS002',
-      message = format('operation %s: ts %s %s', v_bad.idx, v_bad.ts, v_bad.why),
-      detail = jsonb_build_object('index', v_bad.idx, 'ts', v_bad.ts)::text;
-  end if;
-
-  select coalesce(array_agg(row(o.*)::treesync.op order by o.idx), '{}')
-    into v_new
-    from (select distinct on (u.ts) u.* from unnest(v_ops) u order by u.ts, u.idx) o
-   where not exists (select from treesync.ops s where s.tree = p_tree and s.ts = o.ts);
+  -- 2. Validate every operation before anything is written; keep those never stored.
+  v_ops := treesync.parse_ops(p_ops, v_max_value_bytes);
+  v_new := treesync.new_ops(p_tree, v_ops, v_newest_stored);
   v_accepted := cardinality(v_new);
 
   --    Operations older than the stability frontier can no longer arrive from a replica that
-  --    is still counted: the replica was away longer than the retention window. Refuse them,
-  --    naming them, so it re-issues its edits with fresh timestamps. (Duplicates change nothing
-  --    and do not count.)
+  --    is still counted: refuse them, naming them, so it re-issues its edits with fresh
+  --    timestamps. (Duplicates change nothing and do not count.)
   v_frontier := treesync.frontier(p_tree);
   if v_frontier is not null then
     select array_agg(o.ts order by o.idx) into v_stale from unnest(v_new) o where o.ts < v_frontier;
@@ -215,22 +172,25 @@ begin
     end if;
   end if;
 
-  -- 4. Store the new operations, in batch order, with the next seqs.
+  -- 3. Store the new operations, in batch order, with the next seqs.
   insert into treesync.ops (tree, seq, ts, type, node, parent, pos, key, value)
   select p_tree, v_seq + row_number() over (order by o.idx), o.ts, o.type, o.node, o.parent,
          o.pos, o.key, o.value
     from unnest(v_new) o;
   if v_accepted > 0 then
-    update treesync.trees set seq = v_seq + v_accepted where id = p_tree;
+    update treesync.trees
+       set seq = v_seq + v_accepted,
+           newest_ts = greatest(newest_ts, (select max(o.ts) from unnest(v_new) o))
+     where id = p_tree;
     -- Tell listeners (every server process) at commit that the tree's seq grew.
     perform pg_notify('treesync_seq', jsonb_build_object('tree', p_tree, 'seq', v_seq + v_accepted)::text);
   end if;
 
-  -- 5. Moves, merged in timestamp order (merge_moves).
+  -- 4. Moves, merged in timestamp order (merge_moves).
   select m.undone, m.skipped into v_undone, v_skipped
     from treesync.merge_moves(p_tree, array(select o from unnest(v_new) o where o.type = 'move')) m;
 
-  -- 6. Sets: last writer wins per (node, key); within the batch only the newest counts.
+  -- 5. Sets: last writer wins per (node, key); within the batch only the newest counts.
   insert into treesync.fields as f (tree, node, key, value, ts)
   select distinct on (o.node, o.key) p_tree, o.node, o.key, o.value, o.ts
     from unnest(v_new) o
@@ -249,6 +209,30 @@ begin
     'redone', v_undone,
     'skipped', v_skipped
   );
+end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.apply_ops(p_tree text, p_ops text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_ops jsonb;
+  v_detail text;
+begin
+  begin
+    v_ops := p_ops::jsonb;
+  exception
+    -- Class 22 (data exception: bad syntax, \u0000, lone surrogates) and class 54 (program
+    -- limit: the parser's stack depth).
+    when data_exception or program_limit_exceeded then
+      get stacked diagnostics v_detail = pg_exception_detail;
+      raise exception using
+        errcode = 'TS001',
+        message = format('operations are not JSON that can be stored: %s%s',
+                         sqlerrm, coalesce(' (' || nullif(v_detail, '') || ')', ''));
+  end;
+  return treesync.apply_ops(p_tree, v_ops);
 end
 $function$
 
@@ -285,6 +269,147 @@ AS $function$
      and r.seen_at > now() - coalesce(nullif(current_setting('treesync.retention', true), ''), '30 days')::interval
 $function$
 
+CREATE OR REPLACE FUNCTION treesync.load_window(p_tree text, p_moves treesync.op[], p_oldest_new text, p_late boolean, OUT ids text[], OUT parents integer[], OUT poss text[], OUT present boolean[], OUT slot jsonb)
+ RETURNS record
+ LANGUAGE plpgsql
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET enable_material TO 'off'
+AS $function$
+declare
+  v_named text[];
+  v_walk_from text[];
+  v_more text[];
+  v_map jsonb;
+  v_parent_ids text[];
+  v_stubs text[];
+  v_missing text[];
+  v_loaded integer;
+  -- the named nodes that exist (d_*), the ancestors the walks need (a_*)
+  d_id text[];
+  d_parent text[];
+  d_pos text[];
+  a_id text[] := '{}';
+  a_parent text[] := '{}';
+  a_pos text[] := '{}';
+begin
+  select array_agg(distinct x.id) into v_named
+    from (select m.node as id from unnest(p_moves) m
+          union all select m.parent from unnest(p_moves) m
+          union all select l.node from treesync.moves_after(p_tree, p_oldest_new) l where p_late
+          union all select l.parent from treesync.moves_after(p_tree, p_oldest_new) l where p_late
+          union all select l.old_parent from treesync.moves_after(p_tree, p_oldest_new) l
+                     where p_late and l.old_parent is not null
+         ) x;
+
+  select coalesce(array_agg(n.id), '{}'), coalesce(array_agg(n.parent), '{}'), coalesce(array_agg(n.pos), '{}')
+    into d_id, d_parent, d_pos
+    from treesync.nodes_at(p_tree, v_named) n;
+
+  -- (Membership tests go through jsonb objects keyed by id: a join of two arrays would be a
+  -- nested loop here, where hash joins are off.)
+  if p_late then
+    v_walk_from := v_named;
+  else
+    select jsonb_object_agg(d.id, d.parent) into v_map from unnest(d_id, d_parent) as d(id, parent);
+    select coalesce(array_agg(distinct w.parent), '{}') into v_walk_from
+      from (select m.node, m.parent, count(*) over (partition by m.node) as moves
+              from unnest(p_moves) m) w
+     where w.moves > 1 or (v_map ? w.node and v_map ->> w.node is distinct from w.parent);
+  end if;
+
+  v_more := v_walk_from;
+  while cardinality(v_more) > 0 loop
+    select a_id || coalesce(array_agg(u.id), '{}'), a_parent || coalesce(array_agg(u.parent), '{}'),
+           a_pos || coalesce(array_agg(u.pos), '{}')
+      into a_id, a_parent, a_pos
+      from treesync.ancestors_of(p_tree, v_more) u;
+    exit when p_late;  -- every id the window names started a walk already
+    select jsonb_object_agg(i.id, true) into v_map
+      from (select unnest(a_id) union select unnest(v_walk_from)) i(id);
+    select coalesce(array_agg(x.id), '{}') into v_more
+      from (select m.parent from unnest(p_moves) m where v_map ? m.node
+            except select i from unnest(v_walk_from) i) x(id);
+    v_walk_from := v_walk_from || v_more;
+  end loop;
+
+  -- The loaded nodes, each once; then slots for the ids not loaded: the parents of loaded nodes
+  -- (they exist; their parent is unknown) and the named ids that are not in the tree (new
+  -- nodes, parents that do not exist).
+  select coalesce(array_agg(x.id), '{}'), coalesce(array_agg(x.parent), '{}'), coalesce(array_agg(x.pos), '{}')
+    into ids, v_parent_ids, poss
+    from (select distinct on (l.id) l.id, l.parent, l.pos
+            from (select * from unnest(a_id, a_parent, a_pos) union all select * from unnest(d_id, d_parent, d_pos))
+                 as l(id, parent, pos)
+           order by l.id) x;
+  v_loaded := cardinality(ids);
+  select coalesce(array_agg(x.id), '{}') into v_stubs
+    from (select i from unnest(v_parent_ids) i where i is not null except select i from unnest(ids) i) x(id);
+  select coalesce(array_agg(x.id), '{}') into v_missing
+    from (select i from unnest(v_named) i except select i from unnest(ids) i) x(id);
+  ids := ids || v_stubs || v_missing;
+  select jsonb_object_agg(i.id, i.slot) into slot from unnest(ids) with ordinality as i(id, slot);
+  parents := array(select coalesce((slot ->> p.id)::integer, 0)
+                     from unnest(v_parent_ids) with ordinality as p(id, ord) order by p.ord)
+             || array_fill(-1, array[cardinality(v_stubs)])
+             || array_fill(0, array[cardinality(v_missing)]);
+  poss := poss || array_fill(''::text, array[cardinality(v_stubs) + cardinality(v_missing)]);
+  present := array_fill(true, array[v_loaded + cardinality(v_stubs)])
+             || array_fill(false, array[cardinality(v_missing)]);
+end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.merge_creations(p_tree text, p_moves treesync.op[])
+ RETURNS text
+ LANGUAGE plpgsql
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET enable_material TO 'off'
+AS $function$
+declare
+  v_first jsonb;
+  v_stop text collate "C";
+begin
+  -- A window that starts with a move of a node that exists (re-parenting) has no leading
+  -- creations: one lookup says so, instead of two per move.
+  select m.ts into v_stop from unnest(p_moves) m order by m.ts limit 1;
+  if exists (select from treesync.nodes n
+              where n.tree = p_tree and n.id = (select m.node from unnest(p_moves) m order by m.ts limit 1)) then
+    return v_stop;
+  end if;
+  v_stop := null;
+  -- the ts of each node's first move in the window (a parent created earlier must be older)
+  select jsonb_object_agg(f.node, f.ts) into v_first
+    from (select m.node, min(m.ts) as ts from unnest(p_moves) m group by m.node) f;
+  select min(m.ts) into v_stop
+    from (select m.ts, m.node, m.parent,
+                 row_number() over (partition by m.node order by m.ts) as nth
+            from unnest(p_moves) m) m
+    left join lateral (select true as found from treesync.nodes n
+                        where n.tree = p_tree and n.id = m.node offset 0) node on true
+    left join lateral (select true as found from treesync.nodes n
+                        where n.tree = p_tree and n.id = m.parent offset 0) parent on true
+   where not (node.found is null and m.nth = 1 and m.node <> m.parent
+              and (coalesce(parent.found, false)
+                   or coalesce((v_first ->> m.parent) collate "C" < m.ts, false)));
+
+  insert into treesync.nodes (tree, id, parent, pos)
+  select p_tree, m.node, m.parent, m.pos
+    from unnest(p_moves) m
+   where v_stop is null or m.ts < v_stop
+   order by m.node;
+  insert into treesync.moves (tree, ts, node, parent, pos, old_parent, old_pos, applied)
+  select p_tree, m.ts, m.node, m.parent, m.pos, null, null, true
+    from unnest(p_moves) m
+   where v_stop is null or m.ts < v_stop;
+  return v_stop;
+end
+$function$
+
 CREATE OR REPLACE FUNCTION treesync.merge_moves(p_tree text, p_moves treesync.op[], OUT undone integer, OUT skipped integer)
  RETURNS record
  LANGUAGE plpgsql
@@ -296,36 +421,18 @@ CREATE OR REPLACE FUNCTION treesync.merge_moves(p_tree text, p_moves treesync.op
 AS $function$
 declare
   v_oldest_new text collate "C";
-  v_newest_logged text collate "C";
   v_late boolean;
-  v_start text[];
-  v_parent_ids text[];
-  -- the named nodes that exist (d_*), the ancestors the walks need (a_*)
-  d_id text[];
-  d_parent text[];
-  d_pos text[];
-  v_walk_from text[];
-  v_more text[];
-  v_stubs text[];
-  v_map jsonb;
-  a_id text[];
-  a_parent text[];
-  a_pos text[];
-  -- The loaded part of the tree. A node is a slot 1..n; slot 0 is "none" (the parent of ROOT
-  -- and TRASH). s_* is the state being computed, db_* the state in the database.
-  v_slot jsonb;
+  -- the window's part of the tree (load_window): s_* as it is being computed, db_* as stored
   s_id text[];
   s_parent integer[];
   s_pos text[];
   s_exists boolean[];
+  v_slot jsonb;
   db_parent integer[];
   db_pos text[];
   db_exists boolean[];
-  -- the slots of the nodes the window moves
   s_touched boolean[];
   v_touched integer[] := '{}';
-  v_loaded integer;
-  v_missing text[];
   r record;
   v_x integer;
   v_p integer;
@@ -350,137 +457,52 @@ declare
   f_old_pos text[] := '{}';
   f_applied boolean[] := '{}';
   -- what to write back to nodes
-  w_insert_id text[] := '{}';
-  w_insert_parent text[] := '{}';
-  w_insert_pos text[] := '{}';
-  w_update_id text[] := '{}';
-  w_update_parent text[] := '{}';
-  w_update_pos text[] := '{}';
-  -- id -> [parent, pos] (and ts -> [old_parent, old_pos, applied]) for the updates by key
-  v_values jsonb;
-  w_delete text[] := '{}';
+  w_gone text[] := '{}';
+  w_new_id text[] := '{}';
+  w_new_parent text[] := '{}';
+  w_new_pos text[] := '{}';
+  w_moved_id text[] := '{}';
+  w_moved_parent text[] := '{}';
+  w_moved_pos text[] := '{}';
 begin
   undone := 0;
   skipped := 0;
   -- apply_ops holds this lock already; taking it again costs little and keeps a direct caller
-  -- from merging concurrently. (Call apply_ops: it stores, validates and de-duplicates first.)
+  -- from merging concurrently.
   perform from treesync.trees t where t.id = p_tree for update;
   select min(m.ts) into v_oldest_new from unnest(p_moves) m;
   if v_oldest_new is null then
     return;
   end if;
-  select max(m.ts) into v_newest_logged from treesync.moves m where m.tree = p_tree;
-  v_late := coalesce(v_newest_logged > v_oldest_new, false);
+  v_late := coalesce((select l.ts > v_oldest_new from treesync.moves l
+                       where l.tree = p_tree order by l.ts desc limit 1), false);
 
-  -- 1. The ids the window names: its nodes, their parents, and (for logged moves) the parents
-  --    they replaced, which undoing puts back.
-  select array_agg(distinct x.id) into v_start
-    from (select m.node as id from unnest(p_moves) m
-          union all select m.parent from unnest(p_moves) m
-          union all select l.node from treesync.moves l
-                     where v_late and l.tree = p_tree and l.ts > v_oldest_new
-          union all select l.parent from treesync.moves l
-                     where v_late and l.tree = p_tree and l.ts > v_oldest_new
-          union all select l.old_parent from treesync.moves l
-                     where v_late and l.tree = p_tree and l.ts > v_oldest_new and l.old_parent is not null
-         ) x;
-
-  -- 2. Load the nodes the window names that exist: d_* (id, parent id, order key).
-  select coalesce(array_agg(n.id), '{}'), coalesce(array_agg(n.parent), '{}'),
-         coalesce(array_agg(n.pos), '{}')
-    into d_id, d_parent, d_pos
-    from treesync.nodes n
-   where n.tree = p_tree and n.id = any(v_start);
-
-  --    The walk up from a new parent (the cycle check) also needs that parent's ancestors, and
-  --    only a move of a node that exists can walk. So unless the window is late (then anything
-  --    can change), start from the parents of the moves that may walk: those of a node that
-  --    exists, or that the window moves more than once, except a lone change of order key
-  --    under the node's present parent. A growing tree (every move creates a node) reads no
-  --    ancestors at all.
-  --    (Membership tests go through jsonb objects keyed by id: a join of two arrays would be a
-  --    nested loop here, where hash joins are off.)
-  if v_late then
-    v_walk_from := v_start;
-  else
-    select jsonb_object_agg(d.id, d.parent) into v_map from unnest(d_id, d_parent) as d(id, parent);
-    select coalesce(array_agg(distinct w.parent), '{}') into v_walk_from
-      from (select m.node, m.parent, count(*) over (partition by m.node) as moves
-              from unnest(p_moves) m) w
-     where w.moves > 1 or (v_map ? w.node and v_map ->> w.node is distinct from w.parent);
+  -- 0. Leading creations, set-based (merge_creations); the rest goes the general way.
+  if not v_late then
+    v_oldest_new := treesync.merge_creations(p_tree, p_moves);
+    if v_oldest_new is null then
+      return;
+    end if;
+    p_moves := array(select m from unnest(p_moves) m where m.ts >= v_oldest_new);
   end if;
 
-  --    Load those parents and all their ancestors, one lookup by key per step (a lateral
-  --    subquery the planner cannot turn into a scan of the tree); `union` reads shared ancestors
-  --    once. A walk can also pass through a node the window moves and go on from where the
-  --    window put it: whenever such a node is among the loaded ones, its new parents join the
-  --    start and their ancestors are loaded too, until nothing is added.
-  a_id := '{}';
-  a_parent := '{}';
-  a_pos := '{}';
-  v_more := v_walk_from;
-  while cardinality(v_more) > 0 loop
-    with recursive up(id, parent, pos) as (
-      select n.id, n.parent, n.pos from treesync.nodes n
-       where n.tree = p_tree and n.id = any(v_more)
-      union
-      select a.id, a.parent, a.pos
-        from up
-       cross join lateral (select n.id, n.parent, n.pos from treesync.nodes n
-                            where n.tree = p_tree and n.id = up.parent offset 0) a
-    )
-    select a_id || coalesce(array_agg(u.id), '{}'), a_parent || coalesce(array_agg(u.parent), '{}'),
-           a_pos || coalesce(array_agg(u.pos), '{}')
-      into a_id, a_parent, a_pos
-      from up u;
-    exit when v_late;  -- every parent the window names is loaded already
-    select jsonb_object_agg(i.id, true) into v_map
-      from (select unnest(a_id) union select unnest(v_walk_from)) i(id);
-    select coalesce(array_agg(x.id), '{}') into v_more
-      from (select m.parent from unnest(p_moves) m where v_map ? m.node
-            except select i from unnest(v_walk_from) i) x(id);
-    v_walk_from := v_walk_from || v_more;
-  end loop;
-
-  --    The loaded nodes: the ancestors (a_*) and the named ones (d_*), each once.
-  select coalesce(array_agg(x.id), '{}'), coalesce(array_agg(x.parent), '{}'),
-         coalesce(array_agg(x.pos), '{}')
-    into s_id, v_parent_ids, s_pos
-    from (select distinct on (l.id) l.id, l.parent, l.pos
-            from (select * from unnest(a_id, a_parent, a_pos) union all select * from unnest(d_id, d_parent, d_pos))
-                 as l(id, parent, pos)
-           order by l.id) x;
-  v_loaded := cardinality(s_id);
-
-  -- Slots for the ids that were not loaded: the parents of loaded nodes (they exist; their own
-  -- parent is unknown, -1, and no walk may reach them), and the ids named that are not in the
-  -- tree (new nodes, parents that do not exist).
-  select coalesce(array_agg(x.id), '{}') into v_stubs
-    from (select i from unnest(v_parent_ids) i where i is not null except select i from unnest(s_id) i) x(id);
-  select coalesce(array_agg(x.id), '{}') into v_missing
-    from (select i from unnest(v_start) i except select i from unnest(s_id) i) x(id);
-  s_id := s_id || v_stubs || v_missing;
-  select jsonb_object_agg(i.id, i.slot) into v_slot from unnest(s_id) with ordinality as i(id, slot);
-  s_parent := array(select coalesce((v_slot ->> p.id)::integer, 0)
-                      from unnest(v_parent_ids) with ordinality as p(id, ord) order by p.ord)
-              || array_fill(-1, array[cardinality(v_stubs)])
-              || array_fill(0, array[cardinality(v_missing)]);
-  s_pos := s_pos || array_fill(''::text, array[cardinality(v_stubs) + cardinality(v_missing)]);
-  s_exists := array_fill(true, array[v_loaded + cardinality(v_stubs)])
-              || array_fill(false, array[cardinality(v_missing)]);
+  -- 1. Load what the window can see.
+  select w.ids, w.parents, w.poss, w.present, w.slot
+    into s_id, s_parent, s_pos, s_exists, v_slot
+    from treesync.load_window(p_tree, p_moves, v_oldest_new, v_late) w;
   s_touched := array_fill(false, array[cardinality(s_id)]);
   db_parent := s_parent;
   db_pos := s_pos;
   db_exists := s_exists;
 
-  -- 3. Undo the logged moves after the oldest new one: each node goes back to where its first
+  -- 2. Undo the logged moves after the oldest new one: each node goes back to where its first
   --    applied move after that point found it (the same as undoing them one by one, newest
   --    first); a node that move created did not exist then.
   if v_late then
     for r in
       select distinct on (l.node) l.node, l.old_parent, l.old_pos
-        from treesync.moves l
-       where l.tree = p_tree and l.ts > v_oldest_new and l.applied
+        from treesync.moves_after(p_tree, v_oldest_new) l
+       where l.applied
        order by l.node, l.ts
     loop
       v_x := (v_slot ->> r.node)::integer;
@@ -493,14 +515,14 @@ begin
         s_pos[v_x] := r.old_pos;
       end if;
     end loop;
-    select count(*) into undone from treesync.moves l where l.tree = p_tree and l.ts > v_oldest_new;
+    select count(*) into undone from treesync.moves_after(p_tree, v_oldest_new);
   end if;
 
-  -- 4. Apply the new moves and redo the undone ones, in timestamp order.
+  -- 3. Apply the new moves and redo the undone ones, in timestamp order (the model's loop).
   for r in
     select l.ts, l.node, l.parent, l.pos, l.old_parent, l.old_pos, l.applied, false as is_new
-      from treesync.moves l
-     where v_late and l.tree = p_tree and l.ts > v_oldest_new
+      from treesync.moves_after(p_tree, v_oldest_new) l
+     where v_late
     union all
     select m.ts, m.node, m.parent, m.pos, null, null, null, true
       from unnest(p_moves) m
@@ -520,20 +542,14 @@ begin
     if v_x = v_p or not s_exists[v_p] then
       -- Under itself, or under a node that does not exist (yet): skipped.
       null;
-    elsif not v_old_exists then
-      -- Creating a node: it has no descendants, so it cannot make a cycle.
-      s_exists[v_x] := true;
-      s_parent[v_x] := v_p;
-      s_pos[v_x] := r.pos;
-      v_applied := true;
-    elsif v_old_parent = v_p then
-      -- Staying under the same parent: only the order key changes.
-      s_pos[v_x] := r.pos;
+    elsif not v_old_exists or v_old_parent = v_p then
+      -- Creating a node (it has no descendants, so no cycle), or a new order key under the
+      -- same parent.
       v_applied := true;
     else
       -- Walk up from the new parent; finding the node means the move would make a cycle. The
-      -- tree never has one, so the walk ends at ROOT or TRASH (whose parent is slot 0); no
-      -- depth limit. The step count only guards against looping forever on a broken tree.
+      -- tree never has one, so the walk ends at ROOT or TRASH (whose parent is slot 0). The
+      -- step count only guards against looping forever on a broken tree.
       v_a := v_p;
       v_steps := 0;
       while v_a > 0 and v_a <> v_x loop
@@ -546,11 +562,12 @@ begin
       if v_a < 0 then
         raise exception 'treesync: merge_moves did not load an ancestor of % (a bug)', s_id[v_p];
       end if;
-      if v_a = 0 then
-        s_parent[v_x] := v_p;
-        s_pos[v_x] := r.pos;
-        v_applied := true;
-      end if;
+      v_applied := v_a = 0;
+    end if;
+    if v_applied then
+      s_exists[v_x] := true;
+      s_parent[v_x] := v_p;
+      s_pos[v_x] := r.pos;
     end if;
 
     v_old_parent_id := case when v_old_exists then s_id[v_old_parent] end;
@@ -576,52 +593,141 @@ begin
     end if;
   end loop;
 
-  -- 5. Write back the nodes that differ from the database (only moved nodes can).
+  -- 4. Write back the nodes that differ from the database (only moved nodes can), and the log:
+  --    the new entries, and the redone ones whose outcome changed.
   foreach v_x in array v_touched loop
     if s_exists[v_x] is distinct from db_exists[v_x]
        or s_parent[v_x] is distinct from db_parent[v_x]
        or s_pos[v_x] is distinct from db_pos[v_x] then
       if not s_exists[v_x] then
-        w_delete := w_delete || s_id[v_x];
+        w_gone := w_gone || s_id[v_x];
       elsif not db_exists[v_x] then
-        w_insert_id := w_insert_id || s_id[v_x];
-        w_insert_parent := w_insert_parent || s_id[s_parent[v_x]];
-        w_insert_pos := w_insert_pos || s_pos[v_x];
+        w_new_id := w_new_id || s_id[v_x];
+        w_new_parent := w_new_parent || s_id[s_parent[v_x]];
+        w_new_pos := w_new_pos || s_pos[v_x];
       else
-        w_update_id := w_update_id || s_id[v_x];
-        w_update_parent := w_update_parent || s_id[s_parent[v_x]];
-        w_update_pos := w_update_pos || s_pos[v_x];
+        w_moved_id := w_moved_id || s_id[v_x];
+        w_moved_parent := w_moved_parent || s_id[s_parent[v_x]];
+        w_moved_pos := w_moved_pos || s_pos[v_x];
       end if;
     end if;
   end loop;
+  perform treesync.write_nodes(p_tree, w_gone, w_moved_id, w_moved_parent, w_moved_pos,
+                               w_new_id, w_new_parent, w_new_pos);
 
-  delete from treesync.nodes n where n.tree = p_tree and n.id = any(w_delete);
-  -- Updates by key: `id = any(...)` is one index scan whatever the statistics (a join of the
-  -- arrays to the table could be planned the wrong way round); the new values come from a
-  -- jsonb object keyed by id.
-  select jsonb_object_agg(u.id, jsonb_build_array(u.parent, u.pos)) into v_values
-    from unnest(w_update_id, w_update_parent, w_update_pos) as u(id, parent, pos);
-  update treesync.nodes n
-     set parent = v_values -> n.id ->> 0, pos = v_values -> n.id ->> 1
-   where n.tree = p_tree and n.id = any(w_update_id);
-  insert into treesync.nodes (tree, id, parent, pos)
-  select p_tree, i.id, i.parent, i.pos
-    from unnest(w_insert_id, w_insert_parent, w_insert_pos) as i(id, parent, pos)
-   order by i.id;
-
-  -- 6. The log: the new entries, and the redone ones whose outcome changed.
   insert into treesync.moves (tree, ts, node, parent, pos, old_parent, old_pos, applied)
   select p_tree, l.ts, l.node, l.parent, l.pos, l.old_parent, l.old_pos, l.applied
     from unnest(l_ts, l_node, l_parent, l_pos, l_old_parent, l_old_pos, l_applied)
          as l(ts, node, parent, pos, old_parent, old_pos, applied);
-  select jsonb_object_agg(f.ts, jsonb_build_array(f.old_parent, f.old_pos, f.applied)) into v_values
-    from unnest(f_ts, f_old_parent, f_old_pos, f_applied) as f(ts, old_parent, old_pos, applied);
-  update treesync.moves l
-     set old_parent = v_values -> l.ts ->> 0,
-         old_pos = v_values -> l.ts ->> 1,
-         applied = (v_values -> l.ts ->> 2)::boolean
-   where l.tree = p_tree and l.ts = any(f_ts);
+  perform treesync.rewrite_log(p_tree, f_ts, f_old_parent, f_old_pos, f_applied);
 end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.move_ctids(p_tree text, p_ts text[])
+ RETURNS tid[]
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select coalesce(array_agg(l.ctid), '{}')
+    from unnest(p_ts) k(ts)
+   cross join lateral (select l.ctid from treesync.moves l
+                        where l.tree = p_tree and l.ts = k.ts offset 0) l
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.moves_after(p_tree text, p_ts text)
+ RETURNS SETOF treesync.moves
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select l.* from treesync.moves l where l.tree = p_tree and l.ts > p_ts collate "C"
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.new_ops(p_tree text, p_ops treesync.op[], p_newest_stored text)
+ RETURNS treesync.op[]
+ LANGUAGE plpgsql
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET enable_material TO 'off'
+AS $function$
+declare
+  v_bad record;
+  v_oldest text collate "C";
+  v_new treesync.op[];
+begin
+  select o.idx, o.ts, 'is repeated in the batch with other content' as why
+    into v_bad
+    from (select u.idx, u.ts, u.type, u.node, u.parent, u.pos, u.key, u.value,
+                 first_value(u) over (partition by u.ts order by u.idx) as f
+            from unnest(p_ops) u) o
+   where (o.type, o.node, o.parent, o.pos, o.key, o.value)
+         is distinct from ((o.f).type, (o.f).node, (o.f).parent, (o.f).pos, (o.f).key, (o.f).value)
+   order by o.idx
+   limit 1;
+  if found then
+    raise exception using
+      errcode = 'TS002',
+      message = format('operation %s: ts %s %s', v_bad.idx, v_bad.ts, v_bad.why),
+      detail = jsonb_build_object('index', v_bad.idx, 'ts', v_bad.ts)::text;
+  end if;
+
+  select min(u.ts) into v_oldest from unnest(p_ops) u;
+  if p_newest_stored is null or v_oldest > p_newest_stored collate "C" then
+    select coalesce(array_agg(o order by o.idx), '{}')
+      into v_new
+      from (select distinct on (u.ts) u.* from unnest(p_ops) u order by u.ts, u.idx) o;
+    return v_new;
+  end if;
+
+  -- (a lateral subquery that cannot be flattened: one lookup by key per operation)
+  select o.idx, o.ts, 'is already stored with other content' as why
+    into v_bad
+    from unnest(p_ops) o
+   cross join lateral (select s.* from treesync.ops s
+                        where s.ts = o.ts and (s.tree = p_tree) is true offset 0) s
+   where (o.type, o.node, o.parent, o.pos, o.key, o.value)
+         is distinct from (s.type, s.node, s.parent, s.pos, s.key, s.value)
+   order by o.idx
+   limit 1;
+  if found then
+    raise exception using
+      errcode = 'TS002',
+      message = format('operation %s: ts %s %s', v_bad.idx, v_bad.ts, v_bad.why),
+      detail = jsonb_build_object('index', v_bad.idx, 'ts', v_bad.ts)::text;
+  end if;
+
+  select coalesce(array_agg(row(o.idx, o.ts, o.type, o.node, o.parent, o.pos, o.key, o.value)::treesync.op
+                            order by o.idx), '{}')
+    into v_new
+    from (select distinct on (u.ts) u.* from unnest(p_ops) u order by u.ts, u.idx) o
+    left join lateral (select true as stored from treesync.ops s
+                        where s.ts = o.ts and (s.tree = p_tree) is true offset 0) s on true
+   where s.stored is null;
+  return v_new;
+end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.node_ctids(p_tree text, p_ids text[])
+ RETURNS tid[]
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select coalesce(array_agg(n.ctid), '{}')
+    from unnest(p_ids) k(id)
+   cross join lateral (select n.ctid from treesync.nodes n
+                        where n.tree = p_tree and n.id = k.id offset 0) n
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.nodes_at(p_tree text, p_ids text[])
+ RETURNS SETOF treesync.nodes
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select n.*
+    from unnest(p_ids) k(id)
+   cross join lateral (select n.* from treesync.nodes n
+                        where n.tree = p_tree and n.id = k.id offset 0) n
 $function$
 
 CREATE OR REPLACE FUNCTION treesync.note_replica(p_tree text, p_replica text, p_floor text)
@@ -651,6 +757,33 @@ begin
   values (p_tree, p_replica, greatest(p_floor collate "C", coalesce(v_frontier, p_floor collate "C")), now())
   on conflict (tree, replica) do update
      set floor = greatest(r.floor, excluded.floor), seen_at = excluded.seen_at;
+end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.note_replica(p_tree text, p_replica text, p_floor text, p_subject text)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_owner text collate "C";
+begin
+  if p_subject is null or p_subject = '' then
+    raise exception using
+      errcode = 'TS006',
+      message = 'a replica is noted with the token subject that uses it; the subject is empty';
+  end if;
+  perform treesync.note_replica(p_tree, p_replica, p_floor);
+  update treesync.replicas r
+     set subject = coalesce(r.subject, p_subject)
+   where r.tree = p_tree and r.replica = p_replica
+  returning r.subject into v_owner;
+  if v_owner is distinct from p_subject then
+    raise exception using
+      errcode = 'TS007',
+      message = format('replica %s of tree %s belongs to another subject; use a replica id of your own',
+                       p_replica, p_tree),
+      detail = jsonb_build_object('replica', p_replica)::text;
+  end if;
 end
 $function$
 
@@ -698,10 +831,147 @@ AS $function$
           'a set needs a value (null removes the field)'
         when octet_length((p_op -> 'value')::text) > p_max_value_bytes then
           format('value is larger than %s bytes', p_max_value_bytes)
+        when jsonb_typeof(p_op -> 'value') in ('array', 'object')
+             and octet_length(translate((p_op -> 'value')::text, '[{', ''))
+                 < octet_length((p_op -> 'value')::text) - 64
+             and treesync.value_depth(p_op -> 'value', 64) > 64 then
+          'value nests deeper than 64 levels'
         when p_op - '{ts,type,node,key,value}'::text[] <> '{}'::jsonb then
           'a set has only the fields ts, type, node, key, value'
       end
     else
       'type must be "move" or "set"'
   end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.parse_ops(p_ops jsonb, p_max_value_bytes integer)
+ RETURNS treesync.op[]
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+declare
+  v_bad record;
+  v_ops treesync.op[];
+begin
+  if p_ops is null or jsonb_typeof(p_ops) <> 'array' then
+    raise exception using
+      errcode = 'TS001',
+      message = 'operations must be a JSON array';
+  end if;
+
+  select e.idx - 1 as idx, e.op
+    into v_bad
+    from jsonb_array_elements(p_ops) with ordinality as e(op, idx)
+   where treesync.op_problem(e.op, p_max_value_bytes) is not null
+   order by e.idx
+   limit 1;
+  if found then
+    raise exception using
+      errcode = 'TS001',
+      message = format('operation %s: %s', v_bad.idx, treesync.op_problem(v_bad.op, p_max_value_bytes)),
+      detail = jsonb_build_object('index', v_bad.idx)::text;
+  end if;
+
+  select coalesce(array_agg(row(
+           e.idx - 1, e.op ->> 'ts', e.op ->> 'type', e.op ->> 'node', e.op ->> 'parent',
+           e.op ->> 'pos', e.op ->> 'key',
+           case when e.op ->> 'type' = 'set' then e.op -> 'value' end
+         )::treesync.op order by e.idx), '{}')
+    into v_ops
+    from jsonb_array_elements(p_ops) with ordinality as e(op, idx);
+  return v_ops;
+end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.rewrite_log(p_tree text, p_ts text[], p_old_parent text[], p_old_pos text[], p_applied boolean[])
+ RETURNS void
+ LANGUAGE plpgsql
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET enable_material TO 'off'
+AS $function$
+declare
+  v_ctids tid[];
+  v_values jsonb;
+  v_count integer;
+begin
+  if cardinality(p_ts) = 0 then
+    return;
+  end if;
+  v_ctids := treesync.move_ctids(p_tree, p_ts);
+  select jsonb_object_agg(f.ts, jsonb_build_array(f.old_parent, f.old_pos, f.applied)) into v_values
+    from unnest(p_ts, p_old_parent, p_old_pos, p_applied) as f(ts, old_parent, old_pos, applied);
+  update treesync.moves l
+     set old_parent = v_values -> l.ts ->> 0,
+         old_pos = v_values -> l.ts ->> 1,
+         applied = (v_values -> l.ts ->> 2)::boolean
+   where l.ctid = any(v_ctids);
+  get diagnostics v_count = row_count;
+  if v_count <> cardinality(p_ts) then
+    raise exception 'treesync: rewrite_log changed % log entries of %, not % (a bug)', v_count, p_tree, cardinality(p_ts);
+  end if;
+end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.value_depth(p_value jsonb, p_limit integer)
+ RETURNS integer
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  with recursive d(v, depth) as (
+    select p_value, 0
+    union all
+    select c.v, d.depth + 1
+      from d
+     cross join lateral (
+       select e from jsonb_array_elements(case when jsonb_typeof(d.v) = 'array' then d.v end) e
+       union all
+       select e from jsonb_each(case when jsonb_typeof(d.v) = 'object' then d.v end) x(k, e)
+     ) c(v)
+     where d.depth <= p_limit
+  )
+  select max(d.depth + (jsonb_typeof(d.v) in ('array', 'object'))::integer) from d
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.write_nodes(p_tree text, p_gone text[], p_moved_id text[], p_moved_parent text[], p_moved_pos text[], p_new_id text[], p_new_parent text[], p_new_pos text[])
+ RETURNS void
+ LANGUAGE plpgsql
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET enable_material TO 'off'
+AS $function$
+declare
+  v_ctids tid[];
+  v_values jsonb;
+  v_count integer;
+begin
+  if cardinality(p_gone) > 0 then
+    v_ctids := treesync.node_ctids(p_tree, p_gone);
+    delete from treesync.nodes n where n.ctid = any(v_ctids);
+    get diagnostics v_count = row_count;
+    if v_count <> cardinality(p_gone) then
+      raise exception 'treesync: write_nodes deleted % nodes of %, not % (a bug)', v_count, p_tree, cardinality(p_gone);
+    end if;
+  end if;
+  if cardinality(p_moved_id) > 0 then
+    v_ctids := treesync.node_ctids(p_tree, p_moved_id);
+    select jsonb_object_agg(u.id, jsonb_build_array(u.parent, u.pos)) into v_values
+      from unnest(p_moved_id, p_moved_parent, p_moved_pos) as u(id, parent, pos);
+    update treesync.nodes n
+       set parent = v_values -> n.id ->> 0, pos = v_values -> n.id ->> 1
+     where n.ctid = any(v_ctids);
+    get diagnostics v_count = row_count;
+    if v_count <> cardinality(p_moved_id) then
+      raise exception 'treesync: write_nodes moved % nodes of %, not % (a bug)', v_count, p_tree, cardinality(p_moved_id);
+    end if;
+  end if;
+  insert into treesync.nodes (tree, id, parent, pos)
+  select p_tree, i.id, i.parent, i.pos
+    from unnest(p_new_id, p_new_parent, p_new_pos) as i(id, parent, pos)
+   order by i.id;
+end
 $function$

@@ -1,7 +1,13 @@
 /**
- * A tiny Prometheus registry: counters, gauges and histograms with labels, rendered in the
- * text exposition format (version 0.0.4). Enough for /metrics without a dependency.
+ * The server's Prometheus registry: prom-client underneath (the exposition format, label
+ * escaping, histograms, and the process metrics operators expect: CPU, memory, event-loop
+ * lag, GC, handles), behind the small interface the rest of the server was written against:
+ * `counter.inc(labels, by)`, `histogram.observe(value, labels)`, gauges read at each scrape.
+ *
+ * Each Registry is its own prom-client registry, never the global one, so several servers in
+ * one process (the tests start many) do not share or double-register series.
  */
+import client from 'prom-client';
 
 export type Labels = Record<string, string>;
 
@@ -10,123 +16,57 @@ export interface GaugeSample {
   value: number;
 }
 
-interface Metric {
-  render(): string[];
+export interface Counter {
+  inc(labels?: Labels, by?: number): void;
 }
 
-/** Series by label values, in first-seen order (stable output). */
-class Series<T> {
-  private readonly byKey = new Map<string, { labels: Labels; value: T }>();
-  constructor(private readonly init: () => T) {}
-
-  get(labels: Labels): T {
-    const key = JSON.stringify(labels);
-    let entry = this.byKey.get(key);
-    if (!entry) {
-      entry = { labels, value: this.init() };
-      this.byKey.set(key, entry);
-    }
-    return entry.value;
-  }
-
-  entries(): Iterable<{ labels: Labels; value: T }> {
-    return this.byKey.values();
-  }
+export interface Histogram {
+  observe(value: number, labels?: Labels): void;
 }
 
-export class Counter implements Metric {
-  private readonly series = new Series(() => ({ n: 0 }));
-  constructor(readonly name: string, readonly help: string) {}
-
-  inc(labels: Labels = {}, by = 1): void {
-    this.series.get(labels).n += by;
-  }
-
-  value(labels: Labels = {}): number {
-    return this.series.get(labels).n;
-  }
-
-  render(): string[] {
-    return [...this.series.entries()].map(({ labels, value }) => sample(this.name, labels, value.n));
-  }
-}
-
-/** A gauge whose values are read when /metrics is scraped. */
-export class Gauge implements Metric {
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly collect: () => GaugeSample[],
-  ) {}
-
-  render(): string[] {
-    return this.collect().map(({ labels = {}, value }) => sample(this.name, labels, value));
-  }
-}
-
-export class Histogram implements Metric {
-  private readonly series: Series<{ counts: number[]; sum: number; count: number }>;
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly buckets: readonly number[],
-  ) {
-    this.series = new Series(() => ({ counts: buckets.map(() => 0), sum: 0, count: 0 }));
-  }
-
-  observe(value: number, labels: Labels = {}): void {
-    const s = this.series.get(labels);
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++;
-    s.sum += value;
-    s.count++;
-  }
-
-  render(): string[] {
-    const lines: string[] = [];
-    for (const { labels, value } of this.series.entries()) {
-      this.buckets.forEach((le, i) => lines.push(sample(`${this.name}_bucket`, { ...labels, le: String(le) }, value.counts[i]!)));
-      lines.push(sample(`${this.name}_bucket`, { ...labels, le: '+Inf' }, value.count));
-      lines.push(sample(`${this.name}_sum`, labels, value.sum));
-      lines.push(sample(`${this.name}_count`, labels, value.count));
-    }
-    return lines;
-  }
+export interface RegistryOptions {
+  /** Also collect Node's process metrics (`process_*`, `nodejs_*`). Default true. */
+  processMetrics?: boolean;
 }
 
 export class Registry {
-  private readonly metrics: Array<{ type: string; metric: Metric & { name: string; help: string } }> = [];
+  private readonly registry = new client.Registry();
 
-  counter(name: string, help: string): Counter {
-    return this.add('counter', new Counter(name, help));
+  constructor(opts: RegistryOptions = {}) {
+    if (opts.processMetrics ?? true) client.collectDefaultMetrics({ register: this.registry });
   }
 
-  gauge(name: string, help: string, collect: () => GaugeSample[]): Gauge {
-    return this.add('gauge', new Gauge(name, help, collect));
+  counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
+    const c = new client.Counter({ name, help, labelNames, registers: [this.registry] });
+    return { inc: (labels = {}, by = 1) => c.inc(labels, by) };
   }
 
-  histogram(name: string, help: string, buckets: readonly number[]): Histogram {
-    return this.add('histogram', new Histogram(name, help, buckets));
+  /** A gauge whose samples `collect` gives when /metrics is scraped. */
+  gauge(name: string, help: string, collect: () => GaugeSample[], labelNames: readonly string[] = []): void {
+    new client.Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { labels = {}, value } of collect()) this.set(labels, value);
+      },
+    });
   }
 
-  /** The text exposition format. */
-  render(): string {
-    const out: string[] = [];
-    for (const { type, metric } of this.metrics) {
-      out.push(`# HELP ${metric.name} ${metric.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`);
-      out.push(`# TYPE ${metric.name} ${type}`);
-      out.push(...metric.render());
-    }
-    return `${out.join('\n')}\n`;
+  histogram(name: string, help: string, buckets: readonly number[], labelNames: readonly string[] = []): Histogram {
+    const h = new client.Histogram({ name, help, labelNames, buckets: [...buckets], registers: [this.registry] });
+    return { observe: (value, labels = {}) => h.observe(labels, value) };
   }
 
-  private add<M extends Metric & { name: string; help: string }>(type: string, metric: M): M {
-    if (this.metrics.some((m) => m.metric.name === metric.name)) throw new Error(`metric ${metric.name} registered twice`);
-    this.metrics.push({ type, metric });
-    return metric;
+  /** The text exposition format (version 0.0.4). */
+  render(): Promise<string> {
+    return this.registry.metrics();
   }
-}
 
-function sample(name: string, labels: Labels, value: number): string {
-  const pairs = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
-  return `${name}${pairs.length > 0 ? `{${pairs.join(',')}}` : ''} ${Number.isFinite(value) ? value : 'NaN'}`;
+  /** The Content-Type of `render()`'s text. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
 }

@@ -1,5 +1,6 @@
 /**
- * The server's metrics, served at /metrics. Route labels are route patterns
+ * The server's metrics, served at /metrics, with Node's process metrics beside them
+ * (registry.ts). The names below are stable: dashboards and alerts use them. Route labels are route patterns
  * (`/v1/trees/:tree/push`), never tree ids, so the series stay few and reveal no names.
  */
 import type pg from 'pg';
@@ -41,11 +42,16 @@ export function createMetrics(sources: MetricSources): ServerMetrics {
   const registry = new Registry();
   const metrics: ServerMetrics = {
     registry,
-    requests: registry.counter('treesync_http_requests_total', 'HTTP requests answered, by route pattern, method and status.'),
+    requests: registry.counter('treesync_http_requests_total', 'HTTP requests answered, by route pattern, method and status.', [
+      'route',
+      'method',
+      'status',
+    ]),
     requestSeconds: registry.histogram(
       'treesync_http_request_duration_seconds',
       'Time from request to response headers, by route pattern and method.',
       LATENCY_BUCKETS,
+      ['route', 'method'],
     ),
     opsMerged: registry.counter('treesync_ops_merged_total', 'Operations stored by pushes.'),
     opsDuplicate: registry.counter('treesync_ops_duplicate_total', 'Pushed operations that were already stored.'),
@@ -62,12 +68,16 @@ export function createMetrics(sources: MetricSources): ServerMetrics {
   registry.gauge('treesync_listener_up', 'Whether the LISTEN connection for pokes is up.', () => [
     { value: sources.listening() ? 1 : 0 },
   ]);
-  registry.gauge('treesync_db_pool_connections', 'Database pool connections by pool and state.', () =>
-    Object.entries(sources.pools).flatMap(([pool, p]) => [
-      { labels: { pool, state: 'in_use' }, value: p.totalCount - p.idleCount },
-      { labels: { pool, state: 'idle' }, value: p.idleCount },
-      { labels: { pool, state: 'waiting' }, value: p.waitingCount },
-    ]),
+  registry.gauge(
+    'treesync_db_pool_connections',
+    'Database pool connections by pool and state.',
+    () =>
+      Object.entries(sources.pools).flatMap(([pool, p]) => [
+        { labels: { pool, state: 'in_use' }, value: p.totalCount - p.idleCount },
+        { labels: { pool, state: 'idle' }, value: p.idleCount },
+        { labels: { pool, state: 'waiting' }, value: p.waitingCount },
+      ]),
+    ['pool', 'state'],
   );
   return metrics;
 }

@@ -4,9 +4,12 @@
  * database hears of every push, whichever process stored it.
  *
  * The connection is its own (a pooled one would lose the LISTEN when released). When it
- * breaks it is made again, with a growing delay (up to 30 s); notifications sent meanwhile are
- * lost, so `onConnect` runs after every (re)connect to let the caller catch up (read the seqs
- * of the trees it cares about).
+ * breaks (a database restart, a failover, a network cut) it is made again, with a delay that
+ * doubles from `minRetryMs` up to `maxRetryMs`, each one stretched at random by up to a half so
+ * that many servers losing the same database do not all knock at the same moment when it comes
+ * back. Notifications sent meanwhile are lost, so `onConnect` runs after every (re)connect to
+ * let the caller catch up (read the seqs of the trees it cares about). Nothing here throws or
+ * emits unhandled: a database that is away only ever costs retries.
  */
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
@@ -21,6 +24,8 @@ export interface SeqListenerOptions {
   /** First retry delay (default 250 ms), doubled up to `maxRetryMs` (default 30 s). */
   minRetryMs?: number;
   maxRetryMs?: number;
+  /** How long a connection attempt may take (default 5 s). */
+  connectTimeoutMs?: number;
 }
 
 export class SeqListener {
@@ -29,6 +34,8 @@ export class SeqListener {
   private delayMs: number;
   private stopped = false;
   private connected = false;
+  /** Set by a loss, so the next successful connect is logged as a recovery. */
+  private lostAt: number | undefined;
 
   constructor(private readonly opts: SeqListenerOptions) {
     this.delayMs = opts.minRetryMs ?? 250;
@@ -54,7 +61,11 @@ export class SeqListener {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    const client = new pg.Client({ connectionString: this.opts.connectionString, application_name: 'treesync-listen' });
+    const client = new pg.Client({
+      connectionString: this.opts.connectionString,
+      application_name: 'treesync-listen',
+      connectionTimeoutMillis: this.opts.connectTimeoutMs ?? 5_000,
+    });
     this.client = client;
     let lost = false;
     const onLost = (err?: Error) => {
@@ -64,8 +75,8 @@ export class SeqListener {
       this.client = undefined;
       client.end().catch(() => {});
       if (this.stopped) return;
-      this.opts.logger.warn('LISTEN connection lost; reconnecting', { err, retryMs: this.delayMs });
-      this.schedule();
+      this.lostAt ??= Date.now();
+      this.schedule(err);
     };
     client.on('error', onLost);
     client.on('end', () => onLost());
@@ -85,6 +96,10 @@ export class SeqListener {
     if (this.stopped || lost) return;
     this.connected = true;
     this.delayMs = this.opts.minRetryMs ?? 250;
+    if (this.lostAt !== undefined) {
+      this.opts.logger.info('LISTEN connection restored; poking every subscriber', { downMs: Date.now() - this.lostAt });
+      this.lostAt = undefined;
+    }
     try {
       await this.opts.onConnect();
     } catch (err) {
@@ -92,9 +107,11 @@ export class SeqListener {
     }
   }
 
-  private schedule(): void {
+  private schedule(err: Error | undefined): void {
     clearTimeout(this.retry);
-    this.retry = setTimeout(() => void this.connect(), this.delayMs);
+    const waitMs = Math.round(this.delayMs * (1 + Math.random() / 2));
+    this.opts.logger.warn('LISTEN connection lost; reconnecting', { err, retryMs: waitMs });
+    this.retry = setTimeout(() => void this.connect(), waitMs);
     this.retry.unref();
     this.delayMs = Math.min(this.delayMs * 2, this.opts.maxRetryMs ?? 30_000);
   }

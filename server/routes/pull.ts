@@ -25,9 +25,15 @@ export function pullRoutes(deps: AppDeps): Hono<AppEnv> {
     const limit = Math.min(query.limit === undefined ? config.pullLimit : Number(query.limit), config.pullMaxLimit);
     const page = await readOps(pool, tree, { after: since, limit, maxBytes: config.pullMaxBytes });
     // A replica that says who it is and how far back it may still send keeps the tree's
-    // stability frontier from passing its unpushed work.
+    // stability frontier from passing its unpushed work. Only its own subject may speak for
+    // it (403 otherwise): a floor moved forward by someone else would make its work stale.
     if (query.replica !== undefined && query.floor !== undefined) {
-      await pool.query('select treesync.note_replica($1, $2, $3)', [tree, query.replica, query.floor]);
+      await pool.query('select treesync.note_replica($1, $2, $3, $4)', [
+        tree,
+        query.replica,
+        query.floor,
+        c.get('principal').sub,
+      ]);
     }
     const answer: PullResponse =
       since > page.treeSeq ? { reset: true, seq: page.treeSeq } : { seq: page.treeSeq, ops: page.ops, more: page.more };

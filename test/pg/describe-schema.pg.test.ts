@@ -52,13 +52,14 @@ test('describes each kind of object, once, in a stable order', async () => {
     `) with (fillfactor=70);`,
     `alter table probe.child add constraint child_t_fkey FOREIGN KEY (t) REFERENCES probe.t(id) ON DELETE CASCADE;`,
     `CREATE INDEX t_note ON probe.t USING btree (lower(note));`,
-    `create view probe.v as\n SELECT id,\n    note\n   FROM probe.t\n  WHERE id > 1;`,
     `CREATE OR REPLACE FUNCTION probe.touch()`,
     `CREATE TRIGGER touch BEFORE INSERT ON probe.t FOR EACH ROW EXECUTE FUNCTION probe.touch();`,
     `create policy mine on probe.t as PERMISSIVE for SELECT to public using ((id > 0));`,
   ]) {
     expect(text).toContain(line);
   }
+  // Postgres before 16 qualifies a view's columns with the table name.
+  expect(text).toMatch(/create view probe\.v as\n SELECT (t\.)?id,\n {4}(t\.)?note\n {3}FROM probe\.t\n {2}WHERE (t\.)?id > 1;/);
   expect(text).not.toMatch(/FUNCTION probe\.span|_multirange|RI_ConstraintTrigger/);
   // Sorted by kind, then name: the order is part of what makes diffs readable.
   const kinds = [...text.matchAll(/^(create \w+|alter table|CREATE \w+)/gm)].map((m) => m[1]);

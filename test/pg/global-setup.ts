@@ -68,7 +68,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('pgTemplates', templates);
   project.provide('pgTestDbPrefix', testDbPrefix);
   const ms = Math.round(performance.now() - started);
-  console.log(`[test/pg] ${cluster.kind} Postgres ready, templates migrated in ${ms} ms`);
+  const version = await withClient(cluster.url, (admin) => admin.query<{ v: string }>(`select current_setting('server_version') as v`));
+  console.log(`[test/pg] ${cluster.kind} Postgres ${version.rows[0]!.v} ready, templates migrated in ${ms} ms`);
   return teardown;
 }
 

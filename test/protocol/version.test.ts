@@ -14,7 +14,7 @@ import { WIRE_SCHEMAS } from '../../protocol/wire.ts';
  * - incompatible (a renamed or removed field, a stricter rule): bump PROTOCOL_VERSION, serve
  *   the old version alongside while clients move, then update the hash.
  */
-const WIRE_HASH = 'edaeb048974a4601a89f43a7f85414620110bcceebd41213f8654f1fe6b8f6fa';
+const WIRE_HASH = '8228a2402f20972344d355bcee635100c89794e5bb7f48cb34dd98cd4154142e';
 
 function wireDescription(): unknown {
   return {

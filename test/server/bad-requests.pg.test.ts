@@ -55,7 +55,38 @@ const P = (name: string, body: unknown, status: number, code: string, detail?: R
 });
 const bad = (name: string, ...ops: unknown[]): Case => P(name, pushOps(...ops), 400, 'invalid_op', { index: ops.length - 1 });
 
+/** A push of one set whose value is `valueJson`, written as raw JSON text (escapes that
+ * JSON.stringify would never write: `\\u0000`, lone surrogates, deep nesting). */
+const rawValue = (valueJson: string) => JSON.stringify(pushOps(setOp({ value: '@V@' }))).replace('"@V@"', valueJson);
+/** The same with raw bytes for the value's string contents (not necessarily UTF-8). */
+const rawBytes = (bytes: number[]) => {
+  const [head, tail] = JSON.stringify(pushOps(setOp({ value: '@V@' }))).split('@V@');
+  return new Uint8Array(Buffer.concat([Buffer.from(head!), Buffer.from(bytes), Buffer.from(tail!)]));
+};
+const R = (name: string, raw: string | Uint8Array, code: string, detail?: Record<string, unknown>): Case => ({
+  name, method: 'POST', path: `${T}/push`, opts: { raw }, status: 400, code, ...(detail ? { detail } : {}),
+});
+const nest = (depth: number) => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
+
 const CASES: Case[] = [
+  // Text and structures the database cannot store: refused before it, never a 500.
+  R('\\u0000 in a value', rawValue('"a\\u0000b"'), 'invalid_op', { index: 0 }),
+  R('\\u0000 in a key of a value', rawValue('{"a\\u0000": 1}'), 'invalid_op', { index: 0 }),
+  R('a lone high surrogate in a value', rawValue('"\\ud800"'), 'invalid_op', { index: 0 }),
+  R('a lone low surrogate deep in a value', rawValue('{"a": [1, "x\\udc00y"]}'), 'invalid_op', { index: 0 }),
+  R('a surrogate pair in the wrong order', rawValue('"\\udc00\\ud800"'), 'invalid_op', { index: 0 }),
+  R('bytes that are not UTF-8 in a value', rawBytes([0x61, 0xff, 0x62]), 'invalid_json'),
+  R('a truncated UTF-8 sequence in a value', rawBytes([0xe2, 0x82]), 'invalid_json'),
+  R('an overlong UTF-8 encoding in a value', rawBytes([0xc0, 0xaf]), 'invalid_json'),
+  R('a UTF-8 encoded surrogate in a value', rawBytes([0xed, 0xa0, 0x80]), 'invalid_json'),
+  R('\\u0000 in a field of the body', JSON.stringify(push({ '@K@': 1 })).replace('@K@', 'x\\u0000'), 'invalid_json'),
+  R('\\u0000 in the replica', JSON.stringify(push()).replace('"replica":"r"', '"replica":"r\\u0000"'), 'invalid_json'),
+  { ...R('a value 65 levels deep', rawValue(nest(65)), 'invalid_op', { index: 0 }), message: 'operation 0: value nests deeper than 64 levels' },
+  { ...R('a value 100000 levels deep', rawValue(nest(100_000)), 'invalid_op', { index: 0 }), message: 'operation 0: value nests deeper than 64 levels' },
+  R('a body 100000 levels deep', nest(100_000), 'invalid_json'),
+  R('a body field 100000 levels deep', JSON.stringify(push()).replace('"seen":2', `"seen":${nest(100_000)}`), 'invalid_json'),
+  // A replica's operations are its own.
+  bad("an op stamped with another replica's ts", good, op({ ts: ts(11, 'mallory'), node: 'n3' })),
   // The body
   { name: 'malformed JSON', method: 'POST', path: `${T}/push`, opts: { raw: '{"replica": ' }, status: 400, code: 'invalid_json' },
   { name: 'an empty body', method: 'POST', path: `${T}/push`, opts: { raw: '' }, status: 400, code: 'invalid_json' },
@@ -97,7 +128,7 @@ const CASES: Case[] = [
   bad('a bad op after a good one', good, op({ ts: 'soon' })),
   bad('a set value over 64 KiB (checked by the database)', setOp({ value: 'x'.repeat(64 * 1024) })),
   P('one ts twice in a batch with other content', pushOps(good, { ...good, pos: 'z' }), 409, 'ts_conflict', { index: 1, ts: good.ts }),
-  P('a stored ts with other content', pushOps({ ...seed[0]!, pos: 'zz' }), 409, 'ts_conflict', { index: 0, ts: seed[0]!.ts }),
+  P('a stored ts with other content', push({ replica: 'seed', ops: [{ ...seed[0]!, pos: 'zz' }] }), 409, 'ts_conflict', { index: 0, ts: seed[0]!.ts }),
   P('a wall time 61 s ahead of the server', pushOps(move(`${NOW + 61_000}.00000.r`, 'n3', 'ROOT')), 400, 'clock_skew', { index: 0, now: NOW }),
   P('1001 ops', pushOps(...Array.from({ length: 1001 }, (_, i) => move(ts(100 + i, 'r'), `m${i}`, 'ROOT'))), 413, 'payload_too_large', { maxOps: 1000 }),
   { name: 'a body over 1 MiB', method: 'POST', path: `${T}/push`, opts: { raw: ' '.repeat(1024 * 1024 + 1) }, status: 413, code: 'payload_too_large' },

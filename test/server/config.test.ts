@@ -33,9 +33,11 @@ describe('loadConfig', () => {
       maxClockSkewMs: 60_000,
       poolSize: 10,
       snapshotPoolSize: 4,
+      dbConnectTimeoutMs: 5_000,
       heartbeatMs: 15_000,
       shutdownTimeoutMs: 10_000,
       logLevel: 'info',
+      corsOrigins: ['loopback'],
     });
     expect(config.dataDir).toMatch(/[/\\]\.data$/);
     expect(isDevMode(config)).toBe(true);
@@ -59,9 +61,11 @@ describe('loadConfig', () => {
       TREESYNC_MAX_CLOCK_SKEW_MS: '1000',
       TREESYNC_POOL_SIZE: '3',
       TREESYNC_SNAPSHOT_POOL_SIZE: '2',
+      TREESYNC_DB_CONNECT_TIMEOUT_MS: '1500',
       TREESYNC_HEARTBEAT_MS: '500',
       TREESYNC_SHUTDOWN_TIMEOUT_MS: '0',
       TREESYNC_LOG_LEVEL: 'WARN',
+      TREESYNC_CORS_ORIGINS: 'https://App.example.com, http://localhost:5173 loopback',
     });
     expect(config).toEqual({
       databaseUrl: 'postgres://u:p@db:5432/treesync',
@@ -80,11 +84,20 @@ describe('loadConfig', () => {
       maxClockSkewMs: 1000,
       poolSize: 3,
       snapshotPoolSize: 2,
+      dbConnectTimeoutMs: 1500,
       heartbeatMs: 500,
       shutdownTimeoutMs: 0,
       logLevel: 'warn',
+      corsOrigins: ['https://app.example.com', 'http://localhost:5173', 'loopback'],
     });
     expect(isDevMode(config)).toBe(false);
+  });
+
+  test('CORS origins: none by default in production, loopback in development mode, none on request', () => {
+    expect(loadConfig({ TREESYNC_JWT_SECRET: SECRET }).corsOrigins).toEqual([]);
+    expect(loadConfig({}).corsOrigins).toEqual(['loopback']);
+    expect(loadConfig({ TREESYNC_CORS_ORIGINS: 'none' }).corsOrigins).toEqual([]);
+    expect(loadConfig({ TREESYNC_CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
   });
 
   test('empty values count as unset', () => {
@@ -102,12 +115,15 @@ describe('loadConfig', () => {
     [{ TREESYNC_MAX_OPS: '0' }, 'TREESYNC_MAX_OPS="0": expected an integer from 1'],
     [{ TREESYNC_MAX_BODY_BYTES: '1e6' }, 'TREESYNC_MAX_BODY_BYTES="1e6": expected an integer'],
     [{ TREESYNC_RATE_BURST: 'lots' }, 'TREESYNC_RATE_BURST="lots"'],
+    [{ TREESYNC_DB_CONNECT_TIMEOUT_MS: '10' }, 'TREESYNC_DB_CONNECT_TIMEOUT_MS="10": expected an integer from 100 to 600000'],
     [{ TREESYNC_LOG_LEVEL: 'loud' }, 'TREESYNC_LOG_LEVEL="loud": expected one of debug, info, warn, error, silent'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL: expected a postgres:// or postgresql:// URL'],
     [{ TREESYNC_JWT_SECRET: 'short' }, 'TREESYNC_JWT_SECRET: at least 32 characters'],
     [{ HOST: '0.0.0.0' }, 'HOST=0.0.0.0: without TREESYNC_JWT_SECRET the server runs in development mode'],
     [{ HOST: '192.168.1.5' }, 'HOST=192.168.1.5: without TREESYNC_JWT_SECRET'],
     [{ HOST: 'a b' }, 'HOST="a b": not a host name or address'],
+    [{ TREESYNC_CORS_ORIGINS: 'https://app.example.com/' }, 'TREESYNC_CORS_ORIGINS: "https://app.example.com/" not an origin'],
+    [{ TREESYNC_CORS_ORIGINS: 'app.example.com,ftp://x' }, 'TREESYNC_CORS_ORIGINS: "app.example.com", "ftp://x" not an origin'],
     [{ TREESYNC_PULL_LIMIT: '20', TREESYNC_PULL_MAX_LIMIT: '10' }, 'TREESYNC_PULL_LIMIT (20) is larger than TREESYNC_PULL_MAX_LIMIT (10)'],
   ])('%o is refused, naming the variable', (env, message) => {
     expect(problems(env).join('\n')).toContain(message);

@@ -36,6 +36,12 @@ describe('one tree, two replicas', () => {
     expect(res.body).toEqual({ status: 'ok', protocol: 1 });
   });
 
+  test('GET /readyz answers 200 without a token while the database answers', async () => {
+    const res = await server.call('GET', '/readyz');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'ready', protocol: 1 });
+  });
+
   test('PUT creates a tree (201), and again says it exists (200)', async () => {
     const created = await server.call('PUT', '/v1/trees/t1', { token, body: {} });
     expect(created.status).toBe(201);
@@ -49,7 +55,7 @@ describe('one tree, two replicas', () => {
   test('a push stores the ops and answers the seq, counts and the server clock', async () => {
     const res = await server.call('POST', '/v1/trees/t1/push', { token, body: pushBody('alice', 0, alice) });
     expect(res.status).toBe(200);
-    expect(pushResponseSchema.parse(res.body)).toEqual({ seq: 2, accepted: 2, duplicates: 0, ops: [], more: false, now: NOW });
+    expect(pushResponseSchema.parse(res.body)).toEqual({ seq: 2, accepted: 2, duplicates: 0, skipped: 0, ops: [], more: false, now: NOW });
   });
 
   test("a push from another replica carries the ops it has not seen, not its own", async () => {
@@ -59,6 +65,7 @@ describe('one tree, two replicas', () => {
       seq: 4,
       accepted: 2,
       duplicates: 0,
+      skipped: 0,
       ops: alice.map((op, i) => ({ ...op, seq: i + 1 })),
       more: false,
       now: NOW,
@@ -71,6 +78,7 @@ describe('one tree, two replicas', () => {
       seq: 4,
       accepted: 0,
       duplicates: 2,
+      skipped: 0,
       ops: bob.map((op, i) => ({ ...op, seq: i + 3 })),
       more: false,
       now: NOW,
@@ -144,6 +152,9 @@ describe('one tree, two replicas', () => {
       expect(text).toMatch(/treesync_db_pool_connections\{pool="main",state="idle"\} \d+/);
       expect(text).toContain('treesync_http_request_duration_seconds_count{route="/v1/trees/:tree/pull",method="GET"}');
       expect(text).not.toContain('t1'); // route patterns, never tree ids
+      // prom-client's process metrics, beside the server's own.
+      expect(text).toMatch(/^process_cpu_seconds_total \d/m);
+      expect(text).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
     } finally {
       await events.close();
     }
@@ -173,8 +184,8 @@ describe('pages are capped by count and by size', () => {
     });
     token = await small.token();
     await small.call('PUT', '/v1/trees/pages', { token });
-    await small.call('POST', '/v1/trees/pages/push', { token, body: pushBody('a', 0, alice) });
-    await small.call('POST', '/v1/trees/pages/push', { token, body: pushBody('a', 2, bob) });
+    await small.call('POST', '/v1/trees/pages/push', { token, body: pushBody('alice', 0, alice) });
+    await small.call('POST', '/v1/trees/pages/push', { token, body: pushBody('bob', 2, bob) });
   });
   afterAll(async () => {
     await small.close();

@@ -4,14 +4,19 @@
  * `openReplica()` starts a worker that owns a wa-sqlite replica and applies the same merge as
  * the server. In a browser the worker is a module Web Worker; in Node it is a worker_threads
  * Worker (storage is then `memory`).
+ *
+ * `openTree()` is an app's data layer for one tree: the replica plus the sync loop.
  */
 import { fromWireError } from './errors.ts';
 import type { SpawnedWorker } from './spawn-worker.ts';
 import { replicaOf, type LocalReplica, type Replica } from './replica.ts';
+import { openTreeOn, type OpenTreeOptions, type TreeClient } from './tree-client.ts';
 
 export type { Replica, LocalReplica } from './replica.ts';
 export type { ApplyResult, NodeRow, ValueRow, FieldRow, MoveLogRow, Placement } from './worker-api.ts';
 export type { ReplicaError } from './errors.ts';
+export type { TreeClient, TreeEvent, OpenTreeOptions } from './tree-client.ts';
+export type { SyncStatus, ChangeEvent, NodeInfo, BootstrapProgress } from './worker-api.ts';
 
 export interface OpenReplicaOptions {
   /** Where the replica lives. Only `memory` for now: it lasts as long as the worker. */
@@ -50,4 +55,10 @@ export async function openLocalReplica(options: OpenLocalReplicaOptions = {}): P
     throw fromWireError(err);
   }
   return replicaOf(worker);
+}
+
+/** A tree kept in sync with the server: bootstraps from a snapshot on first open, then pushes
+ * local edits and pulls others' by itself (tree-client.ts, worker/sync/). */
+export async function openTree(options: OpenTreeOptions): Promise<TreeClient> {
+  return openTreeOn(await spawn(), options);
 }

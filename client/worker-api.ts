@@ -66,6 +66,58 @@ export interface BootstrapProgress {
   done: boolean;
 }
 
+/** How the worker's sync loop reaches the server (client/worker/sync/sync-loop.ts). */
+export interface SyncConfig {
+  /** The server's base URL, e.g. `https://sync.example.com`. */
+  url: string;
+  tree: string;
+  /** Start online (default true). */
+  online?: boolean;
+  /** Ops per push (default 1000, the server's default limit). */
+  maxOpsPerPush?: number;
+  /** Ops per pull page (default: the server's). */
+  pullLimit?: number;
+  /** Retry waits: exponential from baseMs (250) up to maxMs (30 000), with full jitter. */
+  backoff?: { baseMs?: number; maxMs?: number };
+  /** false: ask for the snapshot uncompressed. */
+  compression?: boolean;
+}
+
+export interface SyncStatus {
+  /** Network allowed: the app's setOnline and the browser's online state. */
+  online: boolean;
+  /** A sync cycle is running. */
+  syncing: boolean;
+  /** Local ops not yet acknowledged by the server. */
+  pending: number;
+  /** The last failure of the loop (cleared by the next successful cycle). */
+  lastError: { code: string; message: string } | null;
+  /** The server seq the replica holds; null before the first bootstrap. */
+  seq: number | null;
+}
+
+/** Parents whose children (their order, membership or fields) changed; `all` when too much
+ * changed to name (a bootstrap). */
+export interface ChangeEvent {
+  parents: string[];
+  all: boolean;
+}
+
+/** What the worker tells the app's thread (a Comlink.proxy). */
+export interface SyncListener {
+  token(refresh: boolean): Promise<string | undefined> | string | undefined;
+  status(status: SyncStatus): void;
+  changes(changes: ChangeEvent): void;
+  progress(progress: BootstrapProgress): void;
+}
+
+export interface NodeInfo {
+  id: string;
+  parent: string | null;
+  pos: string;
+  fields: Record<string, unknown>;
+}
+
 export interface WorkerApi {
   /** Opens the replica's database (in memory) and creates its schema. After close(), open()
    * starts a new, empty replica in the same worker. */
@@ -104,6 +156,20 @@ export interface WorkerApi {
   /** Every row of every table of the replica, by table, in key order: for proving that a
    * refused batch changed nothing. */
   dump(): Promise<Record<string, unknown[][]>>;
+  /** Starts the sync loop for this replica (once per open). */
+  startSync(config: SyncConfig, listener: SyncListener): Promise<void>;
+  /** The app's offline switch: false stops all network traffic until true. */
+  setOnline(online: boolean): Promise<void>;
+  /** The runtime's own online/offline state (the browser's events). */
+  setNetwork(online: boolean): Promise<void>;
+  /** Resolves once every local edit made before the call is acknowledged and the replica has
+   * pulled up to the server's seq at that time; rejects on an error that retrying cannot fix. */
+  sync(): Promise<void>;
+  status(): Promise<SyncStatus>;
+  /** A node with its place and live fields, or null. */
+  node(id: string): Promise<NodeInfo | null>;
+  /** The ids from the top (ROOT or TRASH) down to `id`; empty when it does not exist. */
+  path(id: string): Promise<string[]>;
   /** Closes the database (an in-memory replica is gone). The worker can then be ended. */
   close(): Promise<void>;
 }

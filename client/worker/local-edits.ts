@@ -14,7 +14,7 @@ import { TreesyncError } from '../../protocol/errors.ts';
 import { ROOT, TRASH, type MoveOp, type Op, type SetOp } from '../../protocol/ops.ts';
 import { mergeBatch, type ApplyOptions } from './apply-ops.ts';
 import { validateBatch } from './batch.ts';
-import { HybridClock } from './hlc.ts';
+import { formatTimestamp, HybridClock } from './hlc.ts';
 import { keyBetween } from './order-key.ts';
 import type { Db } from './sqlite-db.ts';
 import { readState, writeState } from './sync-state.ts';
@@ -146,6 +146,43 @@ export class LocalEdits {
 
   async set(id: string, key: string, value: unknown): Promise<void> {
     await this.edit(async () => [{ ts: this.clock.now(), type: 'set', node: id, key, value: value as SetOp['value'] }]);
+  }
+
+  /** The oldest ts this replica may still send (the push's and pull's `floor`): its oldest
+   * unacknowledged op, else its clock as it stands (every later op is greater). */
+  async floor(): Promise<string> {
+    const oldest = await this.db.get('select ts from outbox order by ts limit 1');
+    if (oldest !== undefined) return oldest[0] as string;
+    const { wall, counter } = this.clock.state;
+    return formatTimestamp({ wall, counter, replica: this.replica });
+  }
+
+  /**
+   * Gives the outbox ops with the timestamps `stale` (refused by the server as older than its
+   * frontier) fresh timestamps past `frontier`, in their old order, with the same content: the
+   * edits survive as new operations. The old ones leave the outbox; the caller then reloads
+   * the tree from a snapshot, which merges the outbox again, so the replica's log holds only
+   * what the server will hold. Returns how many ops were re-stamped. Inside a transaction.
+   */
+  async restamp(stale: readonly string[], frontier: string): Promise<number> {
+    this.clock.observe(frontier);
+    let count = 0;
+    for (const ts of [...stale].sort()) {
+      const row = await this.db.get('select op from outbox where ts = ?', [ts]);
+      if (row === undefined) continue;
+      const op = { ...(JSON.parse(row[0] as string) as Op), ts: this.clock.now() };
+      await this.db.run('delete from outbox where ts = ?', [ts]);
+      await this.db.run('insert into outbox (ts, op) values (?, ?)', [op.ts, JSON.stringify(op)]);
+      count++;
+    }
+    await writeState(this.db, 'clock', this.clock.state);
+    return count;
+  }
+
+  /** Moves the clock toward the server's time (a push answer's `now`), saved. */
+  async observeServerTime(ms: number): Promise<void> {
+    this.clock.observeWall(ms);
+    await writeState(this.db, 'clock', this.clock.state);
   }
 
   /** The local ops not yet acknowledged, in ts order. */

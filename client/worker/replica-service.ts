@@ -8,7 +8,7 @@ import * as SQLite from '@journeyapps/wa-sqlite';
 import * as Comlink from 'comlink';
 import { MAX_VALUE_BYTES } from '../../protocol/ops.ts';
 import { toWireError } from '../errors.ts';
-import type { FieldRow, MoveLogRow, NodeRow, ValueRow, WorkerApi } from '../worker-api.ts';
+import type { FieldRow, MoveLogRow, NodeRow, SyncListener, ValueRow, WorkerApi } from '../worker-api.ts';
 import { applyOps } from './apply-ops.ts';
 import { childrenOf } from './children.ts';
 import { bootstrap } from './sync/bootstrap.ts';
@@ -16,6 +16,8 @@ import { readState } from './sync-state.ts';
 import { LocalEdits, newNodeId } from './local-edits.ts';
 import { createSchema, TABLE_NAMES as DUMPED_TABLES } from './schema.ts';
 import { serial } from './serial.ts';
+import type { SocketClass } from './sync/events-socket.ts';
+import { SyncLoop } from './sync/sync-loop.ts';
 import { Db } from './sqlite-db.ts';
 
 /** Loads the wa-sqlite Emscripten module (in Node: with the wasm binary passed in). */
@@ -23,9 +25,49 @@ export type LoadSqlite = () => Promise<unknown>;
 
 const APPLY_OPTIONS = { maxValueBytes: MAX_VALUE_BYTES };
 
-export function createReplicaService(loadSqlite: LoadSqlite): WorkerApi {
+/** What the runtime gives the sync loop: the WebSocket class (the browser's global one, or
+ * the `ws` package's in Node 20, injected by the Node entry). */
+export interface Runtime {
+  WebSocket?: SocketClass;
+}
+
+export function createReplicaService(loadSqlite: LoadSqlite, runtime: Runtime = {}): WorkerApi {
   let db: Db | undefined;
   let edits: LocalEdits | undefined;
+  let loop: SyncLoop | undefined;
+  let listener: SyncListener | undefined;
+  const looping = (): SyncLoop => {
+    if (!loop) throw new Error('the sync loop is not started');
+    return loop;
+  };
+  /** Tells the app's thread, never failing here (its side may be closing). */
+  const tell = (fn: () => unknown) => {
+    try {
+      void Promise.resolve(fn()).catch(() => undefined);
+    } catch {
+      // gone
+    }
+  };
+  /** A local edit: runs it, then tells the app which parents changed and the loop to push. */
+  const localEdit = <T>(nodes: string[], parents: string[], task: () => Promise<T>): Promise<T> =>
+    call(async () => {
+      const d = opened();
+      const placeOf = async () => Promise.all(nodes.map(async (id) => ((await d.get('select parent from nodes where id = ?', [id]))?.[0] ?? null) as string | null));
+      const before = await placeOf();
+      const result = await task();
+      const after = await placeOf();
+      const changed = new Set(parents);
+      for (const p of [...before, ...after]) if (p !== null) changed.add(p);
+      if (listener && changed.size > 0) {
+        const l = listener;
+        tell(() => l.changes({ parents: [...changed].sort(), all: false }));
+      }
+      if (loop) {
+        const pending = Number((await d.get('select count(*) from outbox'))?.[0] ?? 0);
+        loop.edited(pending);
+      }
+      return result;
+    });
   /** The SQLite API, made once per worker: a closed replica can be opened again (fresh). */
   let sqlite: { api: SQLiteAPI; module: unknown } | undefined;
   const queue = serial();
@@ -54,7 +96,9 @@ export function createReplicaService(loadSqlite: LoadSqlite): WorkerApi {
         }
         const opening = await Db.open(sqlite.api, sqlite.module);
         await createSchema(opening);
-        edits = await LocalEdits.load(opening, options.replica ?? newNodeId(), APPLY_OPTIONS);
+        // A replica id made up once and kept in the replica (a persistent one reopens as itself).
+        const stored = await readState<string>(opening, 'replica');
+        edits = await LocalEdits.load(opening, options.replica ?? stored ?? newNodeId(), APPLY_OPTIONS);
         db = opening;
       }),
 
@@ -71,10 +115,56 @@ export function createReplicaService(loadSqlite: LoadSqlite): WorkerApi {
       }),
     seq: () => call(async () => (await readState<number>(opened(), 'seq')) ?? null),
 
-    create: (parent, options) => call(() => editor().create(parent, options)),
-    move: (id, parent, options) => call(() => editor().move(id, parent, options)),
-    delete: (id) => call(() => editor().delete(id)),
-    set: (id, key, value) => call(() => editor().set(id, key, value)),
+    create: (parent, options) => localEdit([], [parent], () => editor().create(parent, options)),
+    move: (id, parent, options) => localEdit([id], [parent], () => editor().move(id, parent, options)),
+    delete: (id) => localEdit([id], [], () => editor().delete(id)),
+    set: (id, key, value) => localEdit([id], [], () => editor().set(id, key, value)),
+
+    startSync: (config, hooks) =>
+      call(async () => {
+        if (loop) throw new Error('the sync loop is started already');
+        listener = hooks;
+        loop = new SyncLoop(
+          { db: opened(), edits: editor(), applyOptions: APPLY_OPTIONS, queue, WebSocket: runtime.WebSocket },
+          config,
+          {
+            token: async (refresh) => (await hooks.token(refresh)) ?? undefined,
+            status: (s) => tell(() => hooks.status(s)),
+            changes: (c) => tell(() => hooks.changes(c)),
+            progress: (p) => tell(() => hooks.progress(p)),
+          },
+        );
+        // Outside the queue: start() queues its own reads.
+        const started = loop;
+        void Promise.resolve().then(() => started.start());
+      }),
+    setOnline: async (online) => looping().setOnline(online),
+    setNetwork: async (online) => loop?.setNetwork(online),
+    sync: () => Promise.resolve().then(() => looping().sync()).catch((err: unknown) => {
+      throw toWireError(err);
+    }),
+    status: async () => looping().status(),
+    node: (id) =>
+      call(async () => {
+        const row = await opened().get('select parent, pos from nodes where id = ?', [id]);
+        if (row === undefined) return null;
+        const fields: Record<string, unknown> = {};
+        for (const f of await opened().all('select key, value from fields where node = ? and value is not null order by key', [id])) {
+          fields[f[0] as string] = JSON.parse(f[1] as string);
+        }
+        return { id, parent: row[0] as string | null, pos: row[1] as string, fields };
+      }),
+    path: (id) =>
+      call(async () => {
+        const rows = await opened().all(
+          `with recursive up(id, parent, depth) as (
+             select id, parent, 0 from nodes where id = ?1
+             union all select n.id, n.parent, up.depth + 1 from nodes n join up on n.id = up.parent)
+           select id from up order by depth desc`,
+          [id],
+        );
+        return rows.map((r) => r[0] as string);
+      }),
     outbox: () => call(() => editor().outbox()),
     replicaId: () => call(async () => editor().replica),
     children: (id) => call(() => childrenOf(opened(), id)),
@@ -130,6 +220,9 @@ export function createReplicaService(loadSqlite: LoadSqlite): WorkerApi {
 
     close: () =>
       call(async () => {
+        loop?.stop();
+        loop = undefined;
+        listener = undefined;
         const closing = db;
         db = undefined;
         edits = undefined;

@@ -16,6 +16,12 @@ export interface BootstrapOptions {
   /** false: ask for the stream uncompressed (faster on loopback and fast networks; browsers
    * decide this header themselves and ignore it). Default: the runtime's choice (gzip). */
   compression?: boolean;
+  /** This replica's id and floor: the server records the floor before it reads the snapshot,
+   * so the replica's first edits after it are never stale (both or neither). */
+  replica?: string;
+  floor?: string;
+  /** Aborts the request (going offline). */
+  signal?: AbortSignal;
 }
 
 export async function bootstrap(
@@ -24,7 +30,8 @@ export async function bootstrap(
   maxValueBytes: number,
   onProgress?: (p: LoadProgress) => void,
 ): Promise<LoadResult> {
-  const url = `${options.url.replace(/\/+$/, '')}/v1/trees/${encodeURIComponent(options.tree)}/snapshot`;
+  const query = options.replica !== undefined && options.floor !== undefined ? `?${new URLSearchParams({ replica: options.replica, floor: options.floor })}` : '';
+  const url = `${options.url.replace(/\/+$/, '')}/v1/trees/${encodeURIComponent(options.tree)}/snapshot${query}`;
   const headers: Record<string, string> = {};
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.compression === false) headers['accept-encoding'] = 'identity';
@@ -33,7 +40,7 @@ export async function bootstrap(
   const waiting = onProgress ? setInterval(() => onProgress({ rows: 0, totalRows: 0, bytes: 0, done: false }), 100) : undefined;
   let res: Response;
   try {
-    res = await fetch(url, { headers });
+    res = await fetch(url, { headers, ...(options.signal ? { signal: options.signal } : {}) });
   } finally {
     clearInterval(waiting);
   }
@@ -47,7 +54,8 @@ export async function bootstrap(
     } catch {
       // not a JSON error body: keep the status line
     }
-    throw new TreesyncError(code, message);
+    const retryAfter = res.headers.get('retry-after');
+    throw new TreesyncError(code, message, { status: res.status, ...(retryAfter !== null && Number.isFinite(Number(retryAfter)) ? { retryAfter: Number(retryAfter) } : {}) });
   }
   return loadSnapshot(db, res.body, maxValueBytes, onProgress);
 }

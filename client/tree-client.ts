@@ -1,0 +1,153 @@
+/**
+ * `openTree()` and the pinned `TreeClient` (design.md, "Client"): an app's whole data layer for
+ * one tree. The replica and the sync loop live in the worker (worker/sync/sync-loop.ts); this is
+ * the app's thread side: edits and reads are one RPC call each, the worker's news (status,
+ * changes, bootstrap progress) arrive through one listener proxy and are handed to the app's
+ * subscribers, change events batched per task (several merges in a row become one event).
+ */
+import * as Comlink from 'comlink';
+import { TreesyncError } from '../protocol/errors.ts';
+import { fromWireError, rpc } from './errors.ts';
+import type { SpawnedWorker } from './spawn-worker.ts';
+import type { BootstrapProgress, ChangeEvent, NodeInfo, Placement, SyncConfig, SyncListener, SyncStatus } from './worker-api.ts';
+
+export interface OpenTreeOptions {
+  /** The server's base URL. */
+  url: string;
+  tree: string;
+  /** A bearer token, or a function giving a fresh one (called again after a 401). */
+  token?: string | (() => Promise<string>);
+  /** This device's replica id ([A-Za-z0-9_-]{1,32}); made up and kept in the replica when not given. */
+  replica?: string;
+  /** Where the replica lives; in Node only `memory`. `opfs` and `idb` come with the browser storage. */
+  storage?: 'memory' | 'opfs' | 'idb';
+  /** Tuning of the loop (tests and special deployments): batch sizes, backoff, online at start. */
+  sync?: Omit<SyncConfig, 'url' | 'tree'>;
+}
+
+export type TreeEvent =
+  | { type: 'changes'; parents: string[]; all: boolean }
+  | { type: 'status'; status: SyncStatus }
+  | { type: 'bootstrap'; progress: BootstrapProgress };
+
+export interface TreeClient {
+  create(parent: string, options?: Placement & { fields?: Record<string, unknown> }): Promise<string>;
+  move(id: string, parent: string, options?: Placement): Promise<void>;
+  /** A move into TRASH. */
+  delete(id: string): Promise<void>;
+  /** `null` removes the field. */
+  set(id: string, key: string, value: unknown): Promise<void>;
+  /** A parent's children in sibling order, with their live fields. */
+  children(id: string): Promise<Array<{ id: string; pos: string; fields: Record<string, unknown> }>>;
+  /** Resolves once every local edit is acknowledged and the replica has pulled up to the
+   * server's seq at that time (waiting while offline); rejects on an error retrying cannot fix. */
+  sync(): Promise<void>;
+  /** false: no network traffic at all until set back to true. */
+  setOnline(online: boolean): void;
+  close(): Promise<void>;
+  /** A node, its place and live fields; null when it does not exist. */
+  get(id: string): Promise<NodeInfo | null>;
+  /** The ids from ROOT (or TRASH) down to `id`; empty when it does not exist. */
+  path(id: string): Promise<string[]>;
+  /** Hears changes (parents whose children changed), status and bootstrap progress; returns
+   * the unsubscribe function. */
+  subscribe(listener: (event: TreeEvent) => void): () => void;
+  /** The loop's last reported status. */
+  status(): SyncStatus;
+  /** This replica's id. */
+  replica(): Promise<string>;
+}
+
+export async function openTreeOn(worker: SpawnedWorker, options: OpenTreeOptions): Promise<TreeClient> {
+  if (options.storage !== undefined && options.storage !== 'memory') {
+    await worker.terminate();
+    throw new TreesyncError('invalid_request', `storage ${options.storage} is not available here (only memory)`);
+  }
+  const listeners = new Set<(event: TreeEvent) => void>();
+  const emit = (event: TreeEvent) => {
+    for (const l of listeners) {
+      try {
+        l(event);
+      } catch {
+        // a listener's failure is its own
+      }
+    }
+  };
+  let status: SyncStatus = { online: options.sync?.online ?? true, syncing: false, pending: 0, lastError: null, seq: null };
+  // Change events batched per task: the parents of every merge until the next task runs.
+  let batch: { parents: Set<string>; all: boolean } | undefined;
+  const flush = () => {
+    const b = batch;
+    batch = undefined;
+    if (b) emit({ type: 'changes', parents: [...b.parents].sort(), all: b.all });
+  };
+  const token = options.token;
+  const hooks: SyncListener = {
+    token: async () => (typeof token === 'function' ? token() : token),
+    status(s) {
+      status = s;
+      emit({ type: 'status', status: s });
+    },
+    changes(c: ChangeEvent) {
+      if (!batch) {
+        batch = { parents: new Set(), all: false };
+        setTimeout(flush, 0);
+      }
+      for (const p of c.parents) batch.parents.add(p);
+      batch.all ||= c.all;
+    },
+    progress(p) {
+      emit({ type: 'bootstrap', progress: p });
+    },
+  };
+  try {
+    await worker.api.open({ storage: 'memory', ...(options.replica === undefined ? {} : { replica: options.replica }) });
+    await worker.api.startSync({ ...options.sync, url: options.url, tree: options.tree }, Comlink.proxy(hooks));
+    const nav = (globalThis as { navigator?: { onLine?: boolean } }).navigator;
+    if (nav?.onLine === false) await worker.api.setNetwork(false);
+  } catch (err) {
+    await worker.terminate();
+    throw fromWireError(err);
+  }
+  let closed: Promise<void> | undefined;
+  const api = () => {
+    if (closed) throw new TreesyncError('invalid_request', 'the tree is closed');
+    return worker.api;
+  };
+  return {
+    create: (parent, o) => rpc(() => api().create(parent, o)),
+    move: (id, parent, o) => rpc(() => api().move(id, parent, o)),
+    delete: (id) => rpc(() => api().delete(id)),
+    set: (id, key, value) => rpc(() => api().set(id, key, value)),
+    children: (id) => rpc(() => api().children(id)),
+    sync: () =>
+      rpc(async () => {
+        try {
+          await api().sync();
+        } finally {
+          // The status as the worker has it now (its own messages may still be on their way).
+          if (!closed) status = await worker.api.status();
+        }
+      }),
+    setOnline(online) {
+      if (closed) return;
+      status = { ...status, online };
+      void worker.api.setOnline(online).catch(() => undefined);
+    },
+    get: (id) => rpc(() => api().node(id)),
+    path: (id) => rpc(() => api().path(id)),
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    status: () => status,
+    replica: () => rpc(() => api().replicaId()),
+    close() {
+      closed ??= rpc(() => worker.api.close()).finally(() => {
+        listeners.clear();
+        return worker.terminate();
+      });
+      return closed;
+    },
+  };
+}

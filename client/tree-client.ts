@@ -7,6 +7,7 @@
  */
 import * as Comlink from 'comlink';
 import { TreesyncError } from '../protocol/errors.ts';
+import type { Op } from '../protocol/ops.ts';
 import { fromWireError, rpc } from './errors.ts';
 import type { SpawnedWorker } from './spawn-worker.ts';
 import type { BootstrapProgress, ChangeEvent, NodeInfo, Placement, SyncConfig, SyncListener, SyncStatus } from './worker-api.ts';
@@ -28,7 +29,9 @@ export interface OpenTreeOptions {
 export type TreeEvent =
   | { type: 'changes'; parents: string[]; all: boolean }
   | { type: 'status'; status: SyncStatus }
-  | { type: 'bootstrap'; progress: BootstrapProgress };
+  | { type: 'bootstrap'; progress: BootstrapProgress }
+  /** A local edit's operations, as stamped (one event per edit, in order). */
+  | { type: 'edit'; ops: Op[] };
 
 export interface TreeClient {
   create(parent: string, options?: Placement & { fields?: Record<string, unknown> }): Promise<string>;
@@ -98,6 +101,9 @@ export async function openTreeOn(worker: SpawnedWorker, options: OpenTreeOptions
     },
     progress(p) {
       emit({ type: 'bootstrap', progress: p });
+    },
+    edited(ops) {
+      emit({ type: 'edit', ops });
     },
   };
   try {

@@ -109,6 +109,8 @@ export interface SyncListener {
   status(status: SyncStatus): void;
   changes(changes: ChangeEvent): void;
   progress(progress: BootstrapProgress): void;
+  /** The ops a local edit made (stamped, merged, in the outbox). */
+  edited(ops: Op[]): void;
 }
 
 export interface NodeInfo {

@@ -99,9 +99,14 @@ export class LocalEdits {
   /** Stamps, merges and records ops made by `make` (called inside the transaction). A failed
    * edit stores nothing; the clock in memory may stay ahead of the saved one, which only skips
    * timestamps. */
+  /** The ops of the last edit that committed (what an app may keep for undo, or log). */
+  lastOps: Op[] = [];
+
   private async edit(make: () => Promise<Op[]>): Promise<void> {
+    this.lastOps = [];
     await this.db.transaction(async () => {
       const ops = await make();
+      this.lastOps = ops;
       await mergeBatch(this.db, validateBatch(ops, this.options.maxValueBytes));
       for (const op of ops) await this.db.run('insert into outbox (ts, op) values (?, ?)', [op.ts, JSON.stringify(op)]);
       await writeState(this.db, 'clock', this.clock.state);

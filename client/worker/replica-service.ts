@@ -58,9 +58,11 @@ export function createReplicaService(loadSqlite: LoadSqlite, runtime: Runtime = 
       const after = await placeOf();
       const changed = new Set(parents);
       for (const p of [...before, ...after]) if (p !== null) changed.add(p);
-      if (listener && changed.size > 0) {
+      if (listener) {
         const l = listener;
-        tell(() => l.changes({ parents: [...changed].sort(), all: false }));
+        const ops = editor().lastOps;
+        tell(() => l.edited(ops));
+        if (changed.size > 0) tell(() => l.changes({ parents: [...changed].sort(), all: false }));
       }
       if (loop) {
         const pending = Number((await d.get('select count(*) from outbox'))?.[0] ?? 0);
@@ -159,7 +161,8 @@ export function createReplicaService(loadSqlite: LoadSqlite, runtime: Runtime = 
         const rows = await opened().all(
           `with recursive up(id, parent, depth) as (
              select id, parent, 0 from nodes where id = ?1
-             union all select n.id, n.parent, up.depth + 1 from nodes n join up on n.id = up.parent)
+             union all select n.id, n.parent, up.depth + 1 from nodes n join up on n.id = up.parent
+             where up.depth < 1000000)
            select id from up order by depth desc`,
           [id],
         );

@@ -254,7 +254,12 @@ export class SyncLoop {
 
   private async currentToken(refresh = false): Promise<string | undefined> {
     if (!this.haveToken || refresh) {
-      this.token = await this.hooks.token(refresh);
+      try {
+        this.token = await this.hooks.token(refresh);
+      } catch (err) {
+        // The app's token source failing (its backend away) is worth retrying like a network error.
+        throw new TreesyncError('unavailable', `the token function failed: ${(err as Error)?.message ?? String(err)}`, { network: true });
+      }
       this.haveToken = true;
     }
     return this.token;

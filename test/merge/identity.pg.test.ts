@@ -1,11 +1,17 @@
 // A timestamp is an operation's identity: repeats are duplicates, other content is a conflict.
+// The shared scenarios (test/scenarios/identity.ts) against Postgres, and what only the server
+// has: trees and seqs.
 import { describe, expect, test } from 'vitest';
 import { useTestDb } from '../pg/db.ts';
-import { applyOps, applyOpsError, createTree, everything, readTree, treeFactory, treeSeq } from './pg-tree.ts';
+import { identityScenarios } from '../scenarios/identity.ts';
+import { runScenario } from '../scenarios/scenario.ts';
+import { applyOps, createTree, everything, readTree, treeFactory } from './pg-tree.ts';
+import { pgTarget } from './pg-target.ts';
 import { move, set, ts } from './ops.ts';
 
 const db = useTestDb();
-const freshTree = treeFactory(db, 'identity');
+const target = pgTarget(db, 'identity');
+const freshTree = treeFactory(db, 'identity-seq');
 
 describe('identity', () => {
   test('create_tree makes ROOT and TRASH once; calling it again changes nothing', async () => {
@@ -19,46 +25,7 @@ describe('identity', () => {
     ]);
   });
 
-  test('duplicates within a batch are stored once and counted', async () => {
-    const tree = await freshTree();
-    const a = move(ts(1), 'A', 'ROOT', 'a0');
-    const s = set(ts(2), 'A', 'text', { b: 1, a: [1, 2] });
-    const result = await applyOps(db, tree, [a, s, a, { ...s, value: { a: [1, 2], b: 1 } }]);
-    expect(result).toMatchObject({ accepted: 2, duplicates: 2, seq: 2, first_seq: 1 });
-    expect(await treeSeq(db, tree)).toBe(2);
-  });
-
-  test('duplicates across batches are stored once; the seq does not move', async () => {
-    const tree = await freshTree();
-    const batch = [move(ts(1), 'A', 'ROOT'), move(ts(2), 'B', 'A'), set(ts(3), 'B', 'k', 'v')];
-    await applyOps(db, tree, batch);
-    const before = await everything(db, tree);
-    const again = await applyOps(db, tree, [...batch].reverse());
-    expect(again).toMatchObject({ accepted: 0, duplicates: 3, seq: 3, first_seq: null });
-    expect(await everything(db, tree)).toEqual(before);
-
-    const mixed = await applyOps(db, tree, [batch[0]!, move(ts(4), 'C', 'B')]);
-    expect(mixed).toMatchObject({ accepted: 1, duplicates: 1, seq: 4, first_seq: 4 });
-  });
-
-  test('the same ts with other content is a conflict, across batches and within one', async () => {
-    const tree = await freshTree();
-    await applyOps(db, tree, [move(ts(1), 'A', 'ROOT', 'a')]);
-    const before = await everything(db, tree);
-
-    const across = await applyOpsError(db, tree, [move(ts(2), 'B', 'ROOT'), move(ts(1), 'A', 'ROOT', 'b')]);
-    expect(across.code).toBe('TS002');
-    expect(across.detail).toEqual({ index: 1, ts: ts(1) });
-    expect(across.message).toMatch(/operation 1: ts .* already stored with other content/);
-
-    const within = await applyOpsError(db, tree, [set(ts(5), 'A', 'k', 1), set(ts(5), 'A', 'k', 2)]);
-    expect(within.code).toBe('TS002');
-    expect(within.detail).toEqual({ index: 1, ts: ts(5) });
-
-    const kind = await applyOpsError(db, tree, [set(ts(1), 'A', 'k', 1)]);
-    expect(kind.code).toBe('TS002');
-    expect(await everything(db, tree)).toEqual(before);
-  });
+  for (const s of identityScenarios) test(s.name, () => runScenario(target, s), s.timeout);
 
   test('every stored op has a seq, gap-free, in batch order', async () => {
     const tree = await freshTree();

@@ -1,82 +1,25 @@
-// Bad input gets a clear error naming the operation, and changes nothing.
+// Bad input gets a clear error naming the operation, and changes nothing: the shared scenarios
+// (test/scenarios/invalid.ts) against Postgres, and what only the server has (trees, settings).
 import { describe, expect, test } from 'vitest';
 import { useTestDb } from '../pg/db.ts';
-import { applyOps, applyOpsError, createTree, everything } from './pg-tree.ts';
+import { invalidBatchScenarios, invalidOpScenarios } from '../scenarios/invalid.ts';
+import { runScenario } from '../scenarios/scenario.ts';
+import { applyOps, applyOpsError, createTree } from './pg-tree.ts';
+import { pgTarget } from './pg-target.ts';
 import { move, set, ts } from './ops.ts';
 
 const db = useTestDb();
+const target = pgTarget(db, 'invalid');
 const good = move(ts(100), 'fine', 'ROOT');
 
-/** Each case: a bad operation (sent after a good one, so the index must be 1) and what the
- * message must say. */
-const badOps: Array<[string, unknown, RegExp]> = [
-  ['a number', 42, /must be a JSON object/],
-  ['null', null, /must be a JSON object/],
-  ['an array', [], /must be a JSON object/],
-  ['no ts', { type: 'move', node: 'a', parent: 'ROOT', pos: '' }, /ts must be a string/],
-  ['ts a number', { ...move(ts(1), 'a', 'ROOT'), ts: 1732212345000 }, /ts must be a string/],
-  ['ts without counter', { ...move(ts(1), 'a', 'ROOT'), ts: '1732212345000.alice' }, /not a timestamp/],
-  ['ts with short wall', { ...move(ts(1), 'a', 'ROOT'), ts: '173221234500.00000.alice' }, /not a timestamp/],
-  ['ts with long counter', { ...move(ts(1), 'a', 'ROOT'), ts: '1732212345000.000000.alice' }, /not a timestamp/],
-  ['ts with empty replica', { ...move(ts(1), 'a', 'ROOT'), ts: '1732212345000.00000.' }, /not a timestamp/],
-  ['ts with replica of 33', { ...move(ts(1), 'a', 'ROOT'), ts: `1732212345000.00000.${'r'.repeat(33)}` }, /not a timestamp/],
-  ['ts with a space', { ...move(ts(1), 'a', 'ROOT'), ts: '1732212345000.00000.al ice' }, /not a timestamp/],
-  ['ts with a newline at the end', { ...move(ts(1), 'a', 'ROOT'), ts: '1732212345000.00000.alice\n' }, /not a timestamp/],
-  ['ts with non-ASCII digits', { ...move(ts(1), 'a', 'ROOT'), ts: '173221234500٠.00000.alice' }, /not a timestamp/],
-  ['no type', { ts: ts(1), node: 'a', parent: 'ROOT', pos: '' }, /type must be "move" or "set"/],
-  ['unknown type', { ts: ts(1), type: 'delete', node: 'a' }, /type must be "move" or "set"/],
-  ['no node', { ts: ts(1), type: 'move', parent: 'ROOT', pos: '' }, /node must be a string/],
-  ['empty node', move(ts(1), '', 'ROOT'), /not a node id/],
-  ['node of 65', move(ts(1), 'n'.repeat(65), 'ROOT'), /not a node id/],
-  ['node with a slash', move(ts(1), 'a/b', 'ROOT'), /not a node id/],
-  ['node with an accent', move(ts(1), 'café', 'ROOT'), /not a node id/],
-  ['moving ROOT', move(ts(1), 'ROOT', 'TRASH'), /ROOT can never be moved/],
-  ['moving TRASH', move(ts(1), 'TRASH', 'ROOT'), /TRASH can never be moved/],
-  ['no parent', { ts: ts(1), type: 'move', node: 'a', pos: '' }, /parent must be a string/],
-  ['parent null', { ...move(ts(1), 'a', 'ROOT'), parent: null }, /parent must be a string/],
-  ['bad parent', move(ts(1), 'a', 'no such'), /parent .* not a node id/],
-  ['no pos', { ts: ts(1), type: 'move', node: 'a', parent: 'ROOT' }, /pos must be a string/],
-  ['pos a number', { ...move(ts(1), 'a', 'ROOT'), pos: 1 }, /pos must be a string/],
-  ['pos of 129', move(ts(1), 'a', 'ROOT', 'p'.repeat(129)), /printable ASCII of at most 128/],
-  ['pos with a tab', move(ts(1), 'a', 'ROOT', 'a\tb'), /printable ASCII/],
-  ['pos with non-ASCII', move(ts(1), 'a', 'ROOT', 'ä'), /printable ASCII/],
-  ['move with a value', { ...move(ts(1), 'a', 'ROOT'), value: 1 }, /only the fields/],
-  ['no key', { ts: ts(1), type: 'set', node: 'a', value: 1 }, /key must be a string/],
-  ['empty key', set(ts(1), 'a', '', 1), /not a field key/],
-  ['key with a space', set(ts(1), 'a', 'my key', 1), /not a field key/],
-  ['key of 65', set(ts(1), 'a', 'k'.repeat(65), 1), /not a field key/],
-  ['no value', { ts: ts(1), type: 'set', node: 'a', key: 'k' }, /needs a value/],
-  ['value too large', set(ts(1), 'a', 'k', 'x'.repeat(70_000)), /larger than 65536 bytes/],
-  ['set with a parent', { ...set(ts(1), 'a', 'k', 1), parent: 'ROOT' }, /only the fields/],
-];
-
 describe('invalid input', () => {
-  test.each(badOps)('%s: rejected with TS001 at index 1, nothing stored', async (_name, bad, message) => {
-    const tree = `invalid-${Math.random().toString(36).slice(2)}`;
-    await createTree(db, tree);
-    await applyOps(db, tree, [move(ts(0), 'existing', 'ROOT')]);
-    const before = await everything(db, tree);
-    const err = await applyOpsError(db, tree, [good, bad]);
+  for (const s of [...invalidOpScenarios, ...invalidBatchScenarios]) test(s.name, () => runScenario(target, s), s.timeout);
+
+  test('an invalid op is SQLSTATE TS001 with its index in the detail', async () => {
+    await createTree(db, 'sqlstate');
+    const err = await applyOpsError(db, 'sqlstate', [good, 42]);
     expect(err.code).toBe('TS001');
     expect(err.detail).toEqual({ index: 1 });
-    expect(err.message).toMatch(/^operation 1: /);
-    expect(err.message).toMatch(message);
-    expect(await everything(db, tree)).toEqual(before);
-  });
-
-  test('the batch must be a JSON array', async () => {
-    await createTree(db, 'not-array');
-    for (const body of [{}, 'ops', 1, null]) {
-      const err = await applyOpsError(db, 'not-array', body);
-      expect(err.code).toBe('TS001');
-      expect(err.message).toMatch(/must be a JSON array/);
-    }
-  });
-
-  test('the first bad operation is the one named', async () => {
-    await createTree(db, 'first-bad');
-    const err = await applyOpsError(db, 'first-bad', [good, good, { bad: 1 }, 42]);
-    expect(err.detail).toEqual({ index: 2 });
   });
 
   test('an unknown tree is TS003; a bad tree id is TS004', async () => {

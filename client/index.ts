@@ -1,0 +1,53 @@
+/**
+ * treesync's client library: the public entry (design.md, "Client").
+ *
+ * `openReplica()` starts a worker that owns a wa-sqlite replica and applies the same merge as
+ * the server. In a browser the worker is a module Web Worker; in Node it is a worker_threads
+ * Worker (storage is then `memory`).
+ */
+import { fromWireError } from './errors.ts';
+import type { SpawnedWorker } from './spawn-worker.ts';
+import { replicaOf, type LocalReplica, type Replica } from './replica.ts';
+
+export type { Replica, LocalReplica } from './replica.ts';
+export type { ApplyResult, NodeRow, ValueRow, FieldRow, MoveLogRow, Placement } from './worker-api.ts';
+export type { ReplicaError } from './errors.ts';
+
+export interface OpenReplicaOptions {
+  /** Where the replica lives. Only `memory` for now: it lasts as long as the worker. */
+  storage?: 'memory';
+}
+
+export interface OpenLocalReplicaOptions extends OpenReplicaOptions {
+  /** The replica id its edits are stamped with; made up when not given. */
+  replica?: string;
+}
+
+const inNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+
+async function spawn(): Promise<SpawnedWorker> {
+  if (inNode) {
+    // A path in a variable: browser bundlers and the browser's type check leave the Node
+    // entry alone (it uses Node's APIs; the root tsconfig checks it with Node's types).
+    const nodeEntry = './node/spawn-node-worker.ts';
+    const mod = (await import(/* @vite-ignore */ nodeEntry)) as { spawnWorker(): SpawnedWorker };
+    return mod.spawnWorker();
+  }
+  return (await import('./spawn-worker.ts')).spawnWorker();
+}
+
+export async function openReplica(options: OpenReplicaOptions = {}): Promise<Replica> {
+  return openLocalReplica(options);
+}
+
+/** openReplica, with local edits and the inspection calls of LocalReplica. */
+export async function openLocalReplica(options: OpenLocalReplicaOptions = {}): Promise<LocalReplica> {
+  const worker = await spawn();
+  try {
+    await worker.api.open({ storage: options.storage ?? 'memory', ...(options.replica === undefined ? {} : { replica: options.replica }) });
+  } catch (err) {
+    await worker.terminate();
+    throw fromWireError(err);
+  }
+  return replicaOf(worker);
+}

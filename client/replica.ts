@@ -1,0 +1,81 @@
+/**
+ * The pinned `Replica` (design.md, "Client"): one replica and its merge, nothing else, no
+ * network. A thin main-thread face over the worker's RPC interface: every call is one message,
+ * a rejection becomes a TreesyncError with `code` (and `index` for a bad operation).
+ */
+import type { Op } from '../protocol/ops.ts';
+import { TreesyncError } from '../protocol/errors.ts';
+import { rpc } from './errors.ts';
+import type { SpawnedWorker } from './spawn-worker.ts';
+import * as Comlink from 'comlink';
+import type { ApplyResult, BootstrapProgress, FieldRow, MoveLogRow, NodeRow, Placement, ValueRow } from './worker-api.ts';
+
+export interface Replica {
+  /** treesync.apply_ops's semantics and validation; a bad batch rejects (an error with `code`
+   * and `index`) and changes nothing. */
+  apply(ops: Op[]): Promise<ApplyResult>;
+  /** All nodes, ROOT and TRASH too. */
+  nodes(): Promise<NodeRow[]>;
+  /** Live fields (no removed ones). */
+  values(): Promise<ValueRow[]>;
+  close(): Promise<void>;
+}
+
+/** More than the pinned interface: local edits (what openTree builds on), and the rows tests and
+ * tools compare with the server's tables. */
+export interface LocalReplica extends Replica {
+  /** Creates a node under `parent` (after the last child unless placed); returns its id. */
+  create(parent: string, options?: Placement & { fields?: Record<string, unknown> }): Promise<string>;
+  move(id: string, parent: string, options?: Placement): Promise<void>;
+  /** A move into TRASH. */
+  delete(id: string): Promise<void>;
+  /** `null` removes the field. */
+  set(id: string, key: string, value: unknown): Promise<void>;
+  /** Local ops not yet acknowledged, in ts order. */
+  outbox(): Promise<Op[]>;
+  replicaId(): Promise<string>;
+  children(id: string): Promise<Array<{ id: string; pos: string; fields: Record<string, unknown> }>>;
+  /** Loads the server's snapshot of a tree (see WorkerApi.bootstrap). */
+  bootstrap(
+    options: { url: string; tree: string; token?: string; compression?: boolean },
+    onProgress?: (progress: BootstrapProgress) => void,
+  ): Promise<{ tree: string; seq: number; rows: number; bytes: number }>;
+  seq(): Promise<number | null>;
+  /** Every field row with its ts, removed ones (value null) too. */
+  fields(): Promise<FieldRow[]>;
+  /** The move log, by ts. */
+  moveLog(): Promise<MoveLogRow[]>;
+  /** Every row of every table. */
+  dump(): Promise<Record<string, unknown[][]>>;
+}
+
+export function replicaOf(worker: SpawnedWorker): LocalReplica {
+  let closed: Promise<void> | undefined;
+  /** The worker's API while open; after close() every call rejects, saying so. */
+  const api = () => {
+    if (closed) throw new TreesyncError('invalid_request', 'the replica is closed');
+    return worker.api;
+  };
+  return {
+    apply: (ops) => rpc(() => api().apply(ops)),
+    create: (parent, options) => rpc(() => api().create(parent, options)),
+    move: (id, parent, options) => rpc(() => api().move(id, parent, options)),
+    delete: (id) => rpc(() => api().delete(id)),
+    set: (id, key, value) => rpc(() => api().set(id, key, value)),
+    outbox: () => rpc(() => api().outbox()),
+    replicaId: () => rpc(() => api().replicaId()),
+    children: (id) => rpc(() => api().children(id)),
+    bootstrap: (options, onProgress) => rpc(() => api().bootstrap(options, onProgress ? Comlink.proxy(onProgress) : undefined)),
+    seq: () => rpc(() => api().seq()),
+    nodes: () => rpc(() => api().nodes()),
+    values: () => rpc(() => api().values()),
+    fields: () => rpc(() => api().fields()),
+    moveLog: () => rpc(() => api().moveLog()),
+    dump: () => rpc(() => api().dump()),
+    close() {
+      // Closing twice is closing once; the worker ends even when the database's close fails.
+      closed ??= rpc(() => worker.api.close()).finally(() => worker.terminate());
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,337 @@
+/**
+ * Order keys: the `pos` of a move, which places a node among its siblings. Siblings sort by
+ * (pos, id) byte by byte, so a key only has to compare right against its neighbours.
+ *
+ * Contract:
+ * - `keyBetween(a, b)` returns a key strictly between `a` and `b` (null: no bound), printable
+ *   ASCII of at most 128 bytes, or throws `TreesyncError` (`invalid_request`) when the input is
+ *   not two valid keys with a < b, or when no key of at most 128 bytes lies between them (then
+ *   the neighbours must be re-keyed: see order-key-placement.ts).
+ * - It is deterministic: two replicas inserting between the same neighbours at once get the
+ *   same key, and the node ids order the two new siblings.
+ *
+ * How keys are built. A key written by this module is a list of integers, each written as a
+ * head letter and digits: `a`..`h` for 1 to 8 digits of a non-negative integer, `Z`..`S` for 1
+ * to 8 digits of a negative one, digits in base 62 (`0-9A-Za-z`). Each integer says its own
+ * length and the heads sort by value, so byte order of keys is the order of their integer lists
+ * (a list sorts before its own extensions). Then:
+ * - after the last sibling: its first integer plus 16 (`a0` → `aG`); before the first: minus 16.
+ *   Appending or prepending n times costs about log62(16n) bytes (4 bytes for 10,000).
+ * - between two keys: the middle integer where their integers differ by two or more; where they
+ *   are adjacent, the lower key's prefix, its next integer and one more integer above that.
+ *   Inserting again and again at one spot (after the new key or before it) thus counts up or down
+ *   one level deeper: a few bytes for 10,000 inserts, where midpoints alone add a byte every
+ *   few inserts.
+ * The one order no key scheme survives, inserting each time into the gap just made (zig-zag),
+ * costs a byte every three inserts here; the placement re-keys a few neighbours long before 128.
+ *
+ * Keys written by others (any printable ASCII) are accepted: when a bound is not in this form,
+ * the key is found byte by byte (midway through the printable range at the first byte where
+ * there is room), which grows one byte about every six inserts at the same spot.
+ */
+import { TreesyncError } from '../../protocol/errors.ts';
+import { ORDER_KEY } from '../../protocol/ops.ts';
+
+/** The longest order key the protocol accepts, in bytes. */
+export const MAX_KEY_BYTES = 128;
+/** The most keys `keysBetween` makes in one call. */
+export const MAX_KEYS_AT_ONCE = 1_000_000;
+
+const DIGITS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const BASE = DIGITS.length;
+const MAX_DIGITS = 8;
+/** Head of a non-negative integer of L digits: POSITIVE_HEADS[L - 1]. */
+const POSITIVE_HEADS = 'abcdefgh';
+/** Head of a negative integer of L digits: NEGATIVE_HEADS[L - 1] (longer is smaller). */
+const NEGATIVE_HEADS = 'ZYXWVUTS';
+
+/** POWERS[L] = 62^L; FIRST[L] = the smallest non-negative integer written with L digits;
+ * LAST_NEGATIVE[L] = minus the count of negative integers written with at most L digits. */
+const POWERS: number[] = [1];
+const FIRST: number[] = [0, 0];
+const LAST_NEGATIVE: number[] = [0];
+for (let l = 1; l <= MAX_DIGITS; l++) {
+  POWERS[l] = POWERS[l - 1]! * BASE;
+  FIRST[l + 1] = FIRST[l]! + POWERS[l]!;
+  LAST_NEGATIVE[l] = LAST_NEGATIVE[l - 1]! - POWERS[l]!;
+}
+/** The range of one integer: about ±2.2e14, well inside the exact doubles. */
+const MAX_INT = FIRST[MAX_DIGITS + 1]! - 1;
+const MIN_INT = LAST_NEGATIVE[MAX_DIGITS]!;
+
+/** How far apart `above`/`below` step: room for a few inserts by halving before a key needs
+ * another level (random inserts stay ~10 bytes for 10,000 nodes), while appending 10,000 times
+ * still fits in 3 digits. */
+const STEP = 16;
+/** Lowest and highest printable ASCII byte. */
+const LOW = 0x20;
+const HIGH = 0x7e;
+
+/** Whether `value` is a valid order key: printable ASCII of at most 128 bytes (may be empty). */
+export function isOrderKey(value: unknown): value is string {
+  return typeof value === 'string' && ORDER_KEY.test(value);
+}
+
+/** Siblings' order: by pos, then id, bytewise. */
+export function compareSiblings(x: { pos: string; id: string }, y: { pos: string; id: string }): number {
+  if (x.pos !== y.pos) return x.pos < y.pos ? -1 : 1;
+  return x.id < y.id ? -1 : x.id > y.id ? 1 : 0;
+}
+
+/** A key strictly between `a` and `b` (null: unbounded). Throws `invalid_request` when there is none. */
+export function keyBetween(a: string | null, b: string | null): string {
+  checkBounds(a, b);
+  const key = findBetween(a, b);
+  if (key === null) throw noRoom(a, b, 1);
+  return key;
+}
+
+/**
+ * `n` increasing keys strictly between `a` and `b`, spread out so that later inserts among them
+ * stay short. Throws `invalid_request` when they do not fit in 128 bytes.
+ */
+export function keysBetween(a: string | null, b: string | null, n: number): string[] {
+  checkBounds(a, b);
+  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_KEYS_AT_ONCE) {
+    throw new TreesyncError('invalid_request', `a key count is an integer in 0..${MAX_KEYS_AT_ONCE}, got ${n}`);
+  }
+  const keys = findKeysBetween(a, b, n);
+  if (keys === null) throw noRoom(a, b, n);
+  return keys;
+}
+
+/**
+ * For callers that have checked their input (the placement): a key strictly between `a` and
+ * `b`, or null when `a >= b` or no key of at most 128 bytes lies between them.
+ */
+export function findBetween(a: string | null, b: string | null): string | null {
+  if (a !== null && b !== null && a >= b) return null;
+  const la = a === null ? null : parseKey(a);
+  const lb = b === null ? null : parseKey(b);
+  let key: string | null = null;
+  if (la !== undefined && lb !== undefined) {
+    const list = listBetween(la, lb);
+    key = list === null ? null : formatKey(list);
+  } else {
+    key = mixedBetween(a, b, la, lb);
+  }
+  if (key === null && a === null && b !== null && b !== '') return ''; // only spaces below b
+  return key !== null && key.length <= MAX_KEY_BYTES ? key : null;
+}
+
+/** Like `keysBetween`, for checked input: null when `a >= b` or the keys do not fit. */
+export function findKeysBetween(a: string | null, b: string | null, n: number): string[] | null {
+  if (a !== null && b !== null && a >= b) return null;
+  if (n === 0) return [];
+  const la = a === null ? null : parseKey(a);
+  const lb = b === null ? null : parseKey(b);
+  if (la !== undefined && lb !== undefined) {
+    const lists = spreadLists(la, lb, n);
+    if (lists !== null) {
+      const keys = lists.map(formatKey);
+      if (keys.every((k) => k.length <= MAX_KEY_BYTES)) return keys;
+    }
+  }
+  return bisect(a, b, n);
+}
+
+// ---- integers and keys -------------------------------------------------------------------
+
+/** The integer list of a key in this module's form, or undefined for any other key. */
+export function parseKey(key: string): number[] | undefined {
+  const list: number[] = [];
+  let i = 0;
+  while (i < key.length) {
+    const head = key[i]!;
+    const positive = POSITIVE_HEADS.indexOf(head);
+    const negative = NEGATIVE_HEADS.indexOf(head);
+    const length = positive >= 0 ? positive + 1 : negative >= 0 ? negative + 1 : 0;
+    if (length === 0 || i + 1 + length > key.length) return undefined;
+    let digits = 0;
+    for (let j = i + 1; j <= i + length; j++) {
+      const d = DIGITS.indexOf(key[j]!);
+      if (d < 0) return undefined;
+      digits = digits * BASE + d;
+    }
+    list.push(positive >= 0 ? FIRST[length]! + digits : LAST_NEGATIVE[length]! + digits);
+    i += 1 + length;
+  }
+  return list;
+}
+
+/** Writes an integer list as a key. */
+export function formatKey(list: readonly number[]): string {
+  return list.map(formatInt).join('');
+}
+
+function formatInt(n: number): string {
+  let length = 1;
+  let digits: number;
+  if (n >= 0) {
+    while (n >= FIRST[length + 1]!) length++;
+    digits = n - FIRST[length]!;
+  } else {
+    while (n < LAST_NEGATIVE[length]!) length++;
+    digits = n - LAST_NEGATIVE[length]!;
+  }
+  let text = '';
+  for (let j = 0; j < length; j++) {
+    text = DIGITS[digits % BASE]! + text;
+    digits = Math.floor(digits / BASE);
+  }
+  return (n >= 0 ? POSITIVE_HEADS : NEGATIVE_HEADS)[length - 1]! + text;
+}
+
+// ---- between two integer lists -----------------------------------------------------------
+
+/** A list strictly between `a` and `b` (null: unbounded), given a < b; null if out of range. */
+function listBetween(a: readonly number[] | null, b: readonly number[] | null): number[] | null {
+  if (a === null || a.length === 0) return b === null ? [0] : below(b);
+  if (b === null) return above(a);
+  let i = 0;
+  while (i < a.length && a[i] === b[i]) i++;
+  const prefix = a.slice(0, i);
+  // a is a proper prefix of b: anything that extends a and sorts below the rest of b.
+  if (i === a.length) return join(prefix, below(b.slice(i)));
+  const x = a[i]!;
+  const y = b[i]!;
+  if (y - x >= 2) return [...prefix, x + Math.floor((y - x) / 2)];
+  // Adjacent integers: keep a's integer and go one level deeper, above the rest of a.
+  return join([...prefix, x], above(a.slice(i + 1)));
+}
+
+/** The shortest list above `a` that this scheme offers: its first integer plus one. */
+function above(a: readonly number[]): number[] | null {
+  if (a.length === 0) return [0];
+  if (a[0]! <= MAX_INT - STEP) return [a[0]! + STEP];
+  return join([a[0]!], above(a.slice(1)));
+}
+
+/** The shortest list below `b` (non-empty), above the empty list. */
+function below(b: readonly number[]): number[] | null {
+  if (b.length === 0) return null;
+  if (b[0]! >= MIN_INT + STEP) return [b[0]! - STEP];
+  return join([b[0]!], below(b.slice(1)));
+}
+
+function join(prefix: number[], rest: number[] | null): number[] | null {
+  return rest === null ? null : [...prefix, ...rest];
+}
+
+/** Gap left between spread keys that have only one bound, as between appended keys. */
+const SPREAD_STEP = STEP;
+
+/** `n` increasing lists strictly between `a` and `b`, evenly spaced; null when out of range. */
+function spreadLists(a: readonly number[] | null, b: readonly number[] | null, n: number): number[][] | null {
+  if (b !== null && b.length === 0) return null; // nothing sorts below the empty key
+  const run = (prefix: readonly number[], first: number, step: number) => {
+    const last = first + (n - 1) * step;
+    if (first < MIN_INT || last > MAX_INT) return null;
+    return Array.from({ length: n }, (_, j) => [...prefix, first + j * step]);
+  };
+  if (a === null || a.length === 0) {
+    if (b === null) return run([], 0, SPREAD_STEP);
+    return run([], b[0]! - n * SPREAD_STEP, SPREAD_STEP) ?? deeper([b[0]!], null, b.slice(1));
+  }
+  if (b === null) return run([], a[0]! + SPREAD_STEP, SPREAD_STEP) ?? deeper([a[0]!], a.slice(1), null);
+  let i = 0;
+  while (i < a.length && a[i] === b[i]) i++;
+  const prefix = a.slice(0, i);
+  if (i === a.length) return deeper(prefix, null, b.slice(i));
+  const x = a[i]!;
+  const y = b[i]!;
+  if (y - x - 1 >= n) {
+    const step = Math.floor((y - x) / (n + 1));
+    return run(prefix, x + step, step);
+  }
+  return deeper([...prefix, x], a.slice(i + 1), null);
+
+  function deeper(p: readonly number[], lo: readonly number[] | null, hi: readonly number[] | null) {
+    const rest = spreadLists(lo, hi, n);
+    return rest === null ? null : rest.map((r) => [...p, ...r]);
+  }
+}
+
+// ---- keys in any form ---------------------------------------------------------------------
+
+/**
+ * Between bounds of which at least one is not in this module's form: the structured neighbour
+ * of the bound that is (so keys drift back into the form), else byte by byte.
+ */
+function mixedBetween(
+  a: string | null,
+  b: string | null,
+  la: number[] | null | undefined,
+  lb: number[] | null | undefined,
+): string | null {
+  const candidates: (number[] | null)[] = [];
+  if (la !== undefined && la !== null) candidates.push(above(la));
+  if (lb !== undefined && lb !== null && lb.length > 0) candidates.push(below(lb));
+  candidates.push([0]);
+  for (const list of candidates) {
+    if (list === null) continue;
+    const key = formatKey(list);
+    if ((a === null || a < key) && (b === null || key < b)) return key;
+  }
+  return bytesBetween(a ?? '', b);
+}
+
+/**
+ * A printable key strictly between `a` and `b` (null: unbounded), given a < b, chosen at the
+ * first byte where there is room; null when none exists (`b` is `a` followed by spaces only).
+ */
+function bytesBetween(a: string, b: string | null): string | null {
+  let out = '';
+  let upperBound = b !== null;
+  for (let i = 0; ; i++) {
+    // LOW - 1 stands for "a has ended": any printable byte is above it.
+    const lo = i < a.length ? a.charCodeAt(i) : LOW - 1;
+    if (upperBound && i >= b!.length) return null;
+    const hi = upperBound ? b!.charCodeAt(i) : HIGH + 1;
+    if (hi - lo >= 2) {
+      const mid = lo + Math.floor((hi - lo) / 2);
+      // A lone space after the end of a would leave no room below it: add a middle byte.
+      return out + String.fromCharCode(mid) + (mid === LOW ? String.fromCharCode((LOW + HIGH + 1) >> 1) : '');
+    }
+    if (hi === lo) {
+      out += String.fromCharCode(lo);
+    } else if (lo >= LOW) {
+      // Adjacent bytes: take a's, and from here only a bounds the rest.
+      out += String.fromCharCode(lo);
+      upperBound = false;
+    } else {
+      // a has ended and b has a space here: follow b, staying below it.
+      out += String.fromCharCode(hi);
+    }
+  }
+}
+
+/** `n` keys between `a` and `b` by halving: the middle key, then each half. */
+function bisect(a: string | null, b: string | null, n: number): string[] | null {
+  if (n === 0) return [];
+  const mid = findBetween(a, b);
+  if (mid === null) return null;
+  const left = bisect(a, mid, Math.floor((n - 1) / 2));
+  const right = left === null ? null : bisect(mid, b, n - 1 - left.length);
+  return left === null || right === null ? null : [...left, mid, ...right];
+}
+
+// ---- input ----------------------------------------------------------------------------------
+
+function checkBounds(a: string | null, b: string | null): void {
+  for (const [name, key] of [['a', a], ['b', b]] as const) {
+    if (key !== null && !isOrderKey(key)) {
+      throw new TreesyncError('invalid_request', `${name} must be null or an order key (printable ASCII of at most 128 bytes), got ${JSON.stringify(key)}`);
+    }
+  }
+  if (a !== null && b !== null && a >= b) {
+    throw new TreesyncError('invalid_request', `order keys must be given lower first: ${JSON.stringify(a)} is not below ${JSON.stringify(b)}`);
+  }
+}
+
+function noRoom(a: string | null, b: string | null, n: number): TreesyncError {
+  return new TreesyncError(
+    'invalid_request',
+    `no room for ${n === 1 ? 'a key' : `${n} keys`} of at most ${MAX_KEY_BYTES} bytes between ${JSON.stringify(a)} and ${JSON.stringify(b)}: re-key the neighbours`,
+  );
+}

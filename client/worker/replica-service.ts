@@ -1,0 +1,139 @@
+/**
+ * The worker's side of WorkerApi: one replica in one wa-sqlite database. Every call runs alone
+ * (serial.ts), and a failing call rejects with a WireError (errors.ts) so its `code` and details
+ * cross the boundary. How the SQLite module is loaded differs between a browser worker and a
+ * Node worker thread, so the caller passes `loadSqlite`.
+ */
+import * as SQLite from '@journeyapps/wa-sqlite';
+import * as Comlink from 'comlink';
+import { MAX_VALUE_BYTES } from '../../protocol/ops.ts';
+import { toWireError } from '../errors.ts';
+import type { FieldRow, MoveLogRow, NodeRow, ValueRow, WorkerApi } from '../worker-api.ts';
+import { applyOps } from './apply-ops.ts';
+import { childrenOf } from './children.ts';
+import { bootstrap } from './sync/bootstrap.ts';
+import { readState } from './sync-state.ts';
+import { LocalEdits, newNodeId } from './local-edits.ts';
+import { createSchema, TABLE_NAMES as DUMPED_TABLES } from './schema.ts';
+import { serial } from './serial.ts';
+import { Db } from './sqlite-db.ts';
+
+/** Loads the wa-sqlite Emscripten module (in Node: with the wasm binary passed in). */
+export type LoadSqlite = () => Promise<unknown>;
+
+const APPLY_OPTIONS = { maxValueBytes: MAX_VALUE_BYTES };
+
+export function createReplicaService(loadSqlite: LoadSqlite): WorkerApi {
+  let db: Db | undefined;
+  let edits: LocalEdits | undefined;
+  /** The SQLite API, made once per worker: a closed replica can be opened again (fresh). */
+  let sqlite: { api: SQLiteAPI; module: unknown } | undefined;
+  const queue = serial();
+  const opened = (): Db => {
+    if (!db) throw new Error('the replica is not open');
+    return db;
+  };
+  const editor = (): LocalEdits => {
+    if (!edits) throw new Error('the replica is not open');
+    return edits;
+  };
+  /** Runs a call in turn; errors leave as WireErrors. */
+  const call = <T>(task: () => Promise<T>): Promise<T> =>
+    queue(task).catch((err: unknown) => {
+      throw toWireError(err);
+    });
+
+  return {
+    open: (options) =>
+      call(async () => {
+        if (db) throw new Error('the replica is open already');
+        if (options.storage !== 'memory') throw new Error(`storage ${String(options.storage)} is not supported`);
+        if (!sqlite) {
+          const module = await loadSqlite();
+          sqlite = { api: SQLite.Factory(module), module };
+        }
+        const opening = await Db.open(sqlite.api, sqlite.module);
+        await createSchema(opening);
+        edits = await LocalEdits.load(opening, options.replica ?? newNodeId(), APPLY_OPTIONS);
+        db = opening;
+      }),
+
+    apply: (ops) => call(() => applyOps(opened(), ops, APPLY_OPTIONS, (batch) => editor().observe(batch))),
+
+    bootstrap: (options, onProgress) =>
+      call(async () => {
+        try {
+          return await bootstrap(opened(), options, APPLY_OPTIONS.maxValueBytes, onProgress ? (p) => void onProgress(p) : undefined);
+        } finally {
+          // The callback is a proxy of the app's function: release its port.
+          (onProgress as { [Comlink.releaseProxy]?: () => void } | undefined)?.[Comlink.releaseProxy]?.();
+        }
+      }),
+    seq: () => call(async () => (await readState<number>(opened(), 'seq')) ?? null),
+
+    create: (parent, options) => call(() => editor().create(parent, options)),
+    move: (id, parent, options) => call(() => editor().move(id, parent, options)),
+    delete: (id) => call(() => editor().delete(id)),
+    set: (id, key, value) => call(() => editor().set(id, key, value)),
+    outbox: () => call(() => editor().outbox()),
+    replicaId: () => call(async () => editor().replica),
+    children: (id) => call(() => childrenOf(opened(), id)),
+
+    nodes: () =>
+      call(async () =>
+        (await opened().all('select id, parent, pos from nodes order by id')).map(
+          (r): NodeRow => ({ id: r[0] as string, parent: r[1] as string | null, pos: r[2] as string }),
+        ),
+      ),
+
+    values: () =>
+      call(async () =>
+        (await opened().all('select node, key, value from fields where value is not null order by node, key')).map(
+          (r): ValueRow => ({ node: r[0] as string, key: r[1] as string, value: JSON.parse(r[2] as string) }),
+        ),
+      ),
+
+    fields: () =>
+      call(async () =>
+        (await opened().all('select node, key, value, ts from fields order by node, key')).map(
+          (r): FieldRow => ({
+            node: r[0] as string,
+            key: r[1] as string,
+            value: r[2] === null ? null : JSON.parse(r[2] as string),
+            ts: r[3] as string,
+          }),
+        ),
+      ),
+
+    moveLog: () =>
+      call(async () =>
+        (await opened().all('select ts, node, parent, pos, old_parent, old_pos, applied from moves order by ts')).map(
+          (r): MoveLogRow => ({
+            ts: r[0] as string,
+            node: r[1] as string,
+            parent: r[2] as string,
+            pos: r[3] as string,
+            old_parent: r[4] as string | null,
+            old_pos: r[5] as string | null,
+            applied: Number(r[6]) === 1,
+          }),
+        ),
+      ),
+
+    dump: () =>
+      call(async () => {
+        const d = opened();
+        const out: Record<string, unknown[][]> = {};
+        for (const table of DUMPED_TABLES) out[table] = await d.all(`select * from ${table} order by 1, 2`);
+        return out;
+      }),
+
+    close: () =>
+      call(async () => {
+        const closing = db;
+        db = undefined;
+        edits = undefined;
+        await closing?.close();
+      }),
+  };
+}

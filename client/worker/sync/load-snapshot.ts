@@ -1,0 +1,130 @@
+/**
+ * Bulk-loads a snapshot stream (docs/snapshot.md) into the replica, replacing its tree, in one
+ * transaction: a stream that is cut or corrupt throws before the commit, and the rollback leaves
+ * the previous replica exactly as it was.
+ *
+ * Why it is fast: rows arrive sorted by key (nodes by id, fields by (node, key), moves by ts),
+ * so each WITHOUT ROWID table grows at its right edge; rows go in 100 to a statement with typed
+ * binds (fewer trips into SQLite's VM; faster here than one JSON text unpacked by json_each); the
+ * secondary index is dropped for the load and built once after; a larger page cache holds the
+ * pages being written. Memory: one batch of rows at a time, never the snapshot.
+ *
+ * Local ops not yet acknowledged (the outbox) survive a load: they are merged again on top of
+ * the loaded tree (ops the snapshot already holds count as duplicates).
+ */
+import type { SnapshotProgress } from '../../snapshot-reader.ts';
+import { readSnapshot, type ByteSource } from '../../snapshot-reader.ts';
+import { mergeBatch } from '../apply-ops.ts';
+import { validateBatch } from '../batch.ts';
+import { INDEXES_SQL } from '../schema.ts';
+import type { Db, SqlValue } from '../sqlite-db.ts';
+import { writeState } from '../sync-state.ts';
+
+export interface LoadProgress extends SnapshotProgress {
+  /** Done: the snapshot is committed. */
+  done: boolean;
+}
+
+export interface LoadResult {
+  tree: string;
+  seq: number;
+  rows: number;
+  bytes: number;
+}
+
+/** Rows per batch: small enough that progress flows every few milliseconds. */
+const BATCH_ROWS = 5_000;
+/** Progress at least this often while rows arrive (and from a timer while they do not). */
+const PROGRESS_MS = 100;
+/** SQLite VM steps between two looks at the clock during a statement. */
+const PROGRESS_STEPS = 100_000;
+/** The page cache during a load, in KiB (SQLite's negative cache_size). */
+const LOAD_CACHE_KIB = 256 * 1024;
+
+/** Rows per INSERT statement: many rows per step of SQLite's VM, one bind per value. */
+const ROWS_PER_INSERT = 100;
+
+const COLUMNS = {
+  nodes: ['id', 'parent', 'pos'],
+  fields: ['node', 'key', 'value', 'ts'],
+  moves: ['ts', 'node', 'parent', 'pos', 'old_parent', 'old_pos', 'applied'],
+} as const;
+
+function insertSql(section: keyof typeof COLUMNS, rows: number): string {
+  const cols = COLUMNS[section];
+  const tuple = `(${cols.map(() => '?').join(', ')})`;
+  return `insert into ${section} (${cols.join(', ')}) values ${Array(rows).fill(tuple).join(', ')}`;
+}
+
+/** Inserts rows (arrays in COLUMNS order, sorted by key) in statements of ROWS_PER_INSERT. */
+async function insertRows(db: Db, section: keyof typeof COLUMNS, rows: SqlValue[][]): Promise<void> {
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+    const chunk = rows.slice(i, i + ROWS_PER_INSERT);
+    await db.run(insertSql(section, chunk.length), chunk.flat());
+  }
+}
+
+export async function loadSnapshot(
+  db: Db,
+  source: ByteSource,
+  maxValueBytes: number,
+  onProgress: (p: LoadProgress) => void = () => {},
+): Promise<LoadResult> {
+  let last: SnapshotProgress = { rows: 0, totalRows: 0, bytes: 0 };
+  let lastSent = 0;
+  const send = (done: boolean) => {
+    lastSent = Date.now();
+    onProgress({ ...last, done });
+  };
+  const due = () => {
+    if (Date.now() - lastSent >= PROGRESS_MS) send(false);
+  };
+  // Between batches a timer speaks while the stream is slow; inside a long statement (building
+  // the index over a million rows takes seconds) SQLite's progress handler does, every
+  // PROGRESS_STEPS virtual machine steps. The handler runs in the middle of a statement and only
+  // posts a message; returning 0 lets the statement go on.
+  const timer = setInterval(due, PROGRESS_MS);
+  db.sqlite3.progress_handler(db.handle, PROGRESS_STEPS, () => {
+    due();
+    return 0;
+  }, null);
+  await db.exec(`pragma cache_size = -${LOAD_CACHE_KIB}`);
+  try {
+    const result = await db.transaction(async () => {
+      const outbox = (await db.all('select op from outbox order by ts')).map((r) => JSON.parse(r[0] as string) as unknown);
+      await db.exec('drop index if exists nodes_by_parent; delete from nodes; delete from fields; delete from moves; delete from sets;');
+      let header: { tree: string; seq: number } | undefined;
+      for await (const event of readSnapshot(source, { batchSize: BATCH_ROWS })) {
+        if (event.kind === 'header') {
+          header = event.header;
+          last = { rows: 0, totalRows: Object.values(event.header.counts).reduce((a, b) => a + b, 0), bytes: 0 };
+          send(false);
+          continue;
+        }
+        const rows: SqlValue[][] =
+          event.section === 'nodes'
+            ? event.rows.map((r) => [r.id, r.parent, r.pos])
+            : event.section === 'fields'
+              ? // The jsonb text as Postgres printed it is the replica's stored form; `null` is a tombstone.
+                event.rows.map((r) => [r.node, r.key, r.value === 'null' ? null : r.value, r.ts])
+              : event.rows.map((r) => [r.ts, r.node, r.parent, r.pos, r.old_parent, r.old_pos, r.applied ? 1 : 0]);
+        await insertRows(db, event.section, rows);
+        last = event.progress;
+        due();
+      }
+      if (!header) throw new Error('the snapshot stream had no header');
+      await db.exec(INDEXES_SQL);
+      await writeState(db, 'tree', header.tree);
+      await writeState(db, 'seq', header.seq);
+      if (outbox.length > 0) await mergeBatch(db, validateBatch(outbox, maxValueBytes));
+      return { tree: header.tree, seq: header.seq, rows: last.rows, bytes: last.bytes };
+    });
+    send(true);
+    return result;
+  } finally {
+    clearInterval(timer);
+    // No handler: wa-sqlite unregisters it.
+    db.sqlite3.progress_handler(db.handle, 0, null as never, null);
+    await db.exec('pragma cache_size = -2000');
+  }
+}

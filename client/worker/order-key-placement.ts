@@ -21,7 +21,8 @@
  * - Keys stay at most `rekeyAbove` bytes when the window allows it; when it does not, they may
  *   grow up to 128; when nothing of at most 128 bytes fits in the window, the answer is null:
  *   call again with a wider window. The whole sibling list (`lower` and `upper` null) always
- *   gets an answer. A window of 16 siblings each side is plenty for ordinary editing.
+ *   gets an answer. Ordinary editing never re-keys; for the hostile orders, a window of 4
+ *   siblings each side, four times wider on each null, re-keyed least (bench:order-keys).
  * - Equal keys (two replicas inserted at the same spot at once; the ids order them) are a spot
  *   with no key between: the answer re-keys one or both of them.
  * - Bad input (keys that are not order keys, siblings out of order) throws `invalid_request`.

@@ -119,6 +119,8 @@ export function findBetween(a: string | null, b: string | null): string | null {
   if (la !== undefined && lb !== undefined) {
     const list = listBetween(la, lb);
     key = list === null ? null : formatKey(list);
+    // Near the length limit (or the integers' range) the byte-wise choice may still fit.
+    if (key === null || key.length > MAX_KEY_BYTES) key = bytesBetween(a ?? '', b);
   } else {
     key = mixedBetween(a, b, la, lb);
   }

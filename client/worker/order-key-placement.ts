@@ -70,6 +70,9 @@ export function placeBetween(neighbourhood: Neighbourhood, options: PlaceOptions
   if (!Number.isInteger(limit) || limit < 8 || limit > MAX_KEY_BYTES) {
     throw new TreesyncError('invalid_request', `rekeyAbove is an integer in 8..${MAX_KEY_BYTES}, got ${limit}`);
   }
+  if (typeof neighbourhood !== 'object' || neighbourhood === null) {
+    throw new TreesyncError('invalid_request', 'a neighbourhood is {before, after, lower?, upper?}');
+  }
   const { before, after } = neighbourhood;
   const lower = neighbourhood.lower ?? null;
   const upper = neighbourhood.upper ?? null;
@@ -88,7 +91,7 @@ export function placeBetween(neighbourhood: Neighbourhood, options: PlaceOptions
     const hi = na < after.length ? after[na]!.pos : upper;
     const keys = findKeysBetween(lo, hi, nb + na + 1);
     if (keys !== null) {
-      const longest = Math.max(...keys.map((key) => key.length));
+      const longest = keys.reduce((most, key) => Math.max(most, key.length), 0);
       const placement = plan(before.slice(before.length - nb), after.slice(0, na), keys);
       if (longest <= limit / 2) return placement;
       if (longest <= limit && (fallback === null || longest < fallback.longest)) fallback = { placement, longest };

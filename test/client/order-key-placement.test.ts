@@ -186,6 +186,17 @@ describe('re-keying keeps every key within 128 bytes', () => {
   });
 });
 
+test('a whole list of 100,000 equal keys is re-keyed in one plan', () => {
+  const items = Array.from({ length: 100_000 }, (_, i) => ({ id: `n${String(i).padStart(6, '0')}`, pos: 'a0' }));
+  const placement = placeBetween({ before: items.slice(0, 50_000), after: items.slice(50_000) })!;
+  const moved = new Map(placement.rekey.map((r) => [r.id, r.pos]));
+  const after = items.map((s) => ({ id: s.id, pos: moved.get(s.id) ?? s.pos }));
+  after.splice(50_000, 0, { id: 'new', pos: placement.pos });
+  const sorted = [...after].sort(compareSiblings);
+  expect(sorted.map((s) => s.id)).toEqual(after.map((s) => s.id));
+  expect(Math.max(...after.slice(0, 1000).map((s) => s.pos.length))).toBeLessThanOrEqual(8);
+});
+
 describe('bad input', () => {
   test('is refused with invalid_request', () => {
     const a = { id: 'a', pos: 'a0' };
@@ -198,6 +209,7 @@ describe('bad input', () => {
     expect(() => placeBetween({ lower: 'b', before: [], after: [], upper: 'a' })).toThrow(/lower sorts after upper/);
     expect(() => placeBetween({ before: [], after: [] }, { rekeyAbove: 200 })).toThrow(/rekeyAbove/);
     expect(() => placeBetween({ before: null, after: [] } as never)).toThrow(invalidRequest);
+    expect(() => placeBetween(null as never)).toThrow(invalidRequest);
   });
 });
 

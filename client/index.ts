@@ -7,15 +7,26 @@
  */
 import { fromWireError } from './errors.ts';
 import type { SpawnedWorker } from './spawn-worker.ts';
-import { replicaOf, type InspectableReplica, type Replica } from './replica.ts';
+import { replicaOf, type Replica, type StoredReplica } from './replica.ts';
+import type { StorageKind } from './worker/storage/storage-kind.ts';
 
-export type { Replica, InspectableReplica } from './replica.ts';
+export type { Replica, InspectableReplica, StoredReplica } from './replica.ts';
 export type { ApplyResult, NodeRow, ValueRow, FieldRow, MoveLogRow } from './worker-api.ts';
 export type { ReplicaError } from './errors.ts';
 
+export type { StorageKind } from './worker/storage/storage-kind.ts';
+
 export interface OpenReplicaOptions {
-  /** Where the replica lives. Only `memory` for now: it lasts as long as the worker. */
-  storage?: 'memory';
+  /** Where the replica lives (docs/browser.md). `memory` (the default, and the only one in
+   * Node) lasts as long as the replica; `opfs` (falling back to `idb` where OPFS is missing) and
+   * `idb` persist in the browser: the same `name` in the same origin reopens the same replica,
+   * after a reload too, and one tab owns it at a time. */
+  storage?: StorageKind;
+  /** A persistent replica's name, [A-Za-z0-9_-]{1,64}; default `default`. */
+  name?: string;
+  /** How long a persistent replica waits for another tab to let go of it before open rejects
+   * (code `unavailable`, reason `replica_in_use`); default 3,000 ms. */
+  lockWaitMs?: number;
 }
 
 const inNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
@@ -36,13 +47,14 @@ export async function openReplica(options: OpenReplicaOptions = {}): Promise<Rep
 }
 
 /** openReplica, with the inspection calls of InspectableReplica (tests, tools). */
-export async function openInspectableReplica(options: OpenReplicaOptions = {}): Promise<InspectableReplica> {
+export async function openInspectableReplica(options: OpenReplicaOptions = {}): Promise<StoredReplica> {
   const worker = await spawn();
+  let storage: StorageKind;
   try {
-    await worker.api.open({ storage: options.storage ?? 'memory' });
+    ({ storage } = await worker.api.open({ storage: options.storage ?? 'memory', name: options.name, lockWaitMs: options.lockWaitMs }));
   } catch (err) {
     await worker.terminate();
     throw fromWireError(err);
   }
-  return replicaOf(worker);
+  return replicaOf(worker, storage);
 }

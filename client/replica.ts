@@ -8,6 +8,7 @@ import { TreesyncError } from '../protocol/errors.ts';
 import { rpc } from './errors.ts';
 import type { SpawnedWorker } from './spawn-worker.ts';
 import type { ApplyResult, FieldRow, MoveLogRow, NodeRow, ValueRow } from './worker-api.ts';
+import type { StorageKind } from './worker/storage/storage-kind.ts';
 
 export interface Replica {
   /** treesync.apply_ops's semantics and validation; a bad batch rejects (an error with `code`
@@ -30,7 +31,13 @@ export interface InspectableReplica extends Replica {
   dump(): Promise<Record<string, unknown[][]>>;
 }
 
-export function replicaOf(worker: SpawnedWorker): InspectableReplica {
+/** An opened replica, and where it lives. */
+export interface StoredReplica extends InspectableReplica {
+  /** The storage asked for, or `idb` where `opfs` was asked for and OPFS is missing. */
+  readonly storage: StorageKind;
+}
+
+export function replicaOf(worker: SpawnedWorker, storage: StorageKind = 'memory'): StoredReplica {
   let closed: Promise<void> | undefined;
   /** The worker's API while open; after close() every call rejects, saying so. */
   const api = () => {
@@ -38,6 +45,7 @@ export function replicaOf(worker: SpawnedWorker): InspectableReplica {
     return worker.api;
   };
   return {
+    storage,
     apply: (ops) => rpc(() => api().apply(ops)),
     nodes: () => rpc(() => api().nodes()),
     values: () => rpc(() => api().values()),

@@ -6,18 +6,25 @@
  */
 import * as SQLite from '@journeyapps/wa-sqlite';
 import { MAX_VALUE_BYTES } from '../../protocol/ops.ts';
+import { TreesyncError } from '../../protocol/errors.ts';
 import { toWireError } from '../errors.ts';
 import type { FieldRow, MoveLogRow, NodeRow, ValueRow, WorkerApi } from '../worker-api.ts';
 import { applyOps } from './apply-ops.ts';
 import { createSchema, TABLE_NAMES as DUMPED_TABLES } from './schema.ts';
 import { serial } from './serial.ts';
 import { Db } from './sqlite-db.ts';
+import type { OpenStorage } from './storage/open-storage.ts';
+import { checkStorageOptions } from './storage/storage-kind.ts';
 
 /** Loads the wa-sqlite Emscripten module (in Node: with the wasm binary passed in). */
 export type LoadSqlite = () => Promise<unknown>;
 
-export function createReplicaService(loadSqlite: LoadSqlite): WorkerApi {
+/** `openStorage` opens a persistent replica (worker/storage/; browsers only): without it, as in
+ * Node, storage is `memory` only. */
+export function createReplicaService(loadSqlite: LoadSqlite, openStorage?: OpenStorage): WorkerApi {
   let db: Db | undefined;
+  /** Closes `db` and lets go of what its storage holds (files, the replica's lock). */
+  let closeDb: (() => Promise<void>) | undefined;
   /** The SQLite API, made once per worker: a closed replica can be opened again (fresh). */
   let sqlite3: SQLiteAPI | undefined;
   const queue = serial();
@@ -35,11 +42,26 @@ export function createReplicaService(loadSqlite: LoadSqlite): WorkerApi {
     open: (options) =>
       call(async () => {
         if (db) throw new Error('the replica is open already');
-        if (options.storage !== 'memory') throw new Error(`storage ${String(options.storage)} is not supported`);
-        sqlite3 ??= SQLite.Factory(await loadSqlite());
-        const opening = await Db.open(sqlite3);
-        await createSchema(opening);
-        db = opening;
+        checkStorageOptions(options);
+        if (options.storage === 'memory') {
+          sqlite3 ??= SQLite.Factory(await loadSqlite());
+          const opening = await Db.open(sqlite3);
+          await createSchema(opening);
+          db = opening;
+          closeDb = () => opening.close();
+          return { storage: 'memory' as const };
+        }
+        if (!openStorage) throw new TreesyncError('invalid_request', `storage ${options.storage} needs a browser worker (in Node, storage is memory)`);
+        const opened = await openStorage({ storage: options.storage, name: options.name ?? 'default', lockWaitMs: options.lockWaitMs });
+        try {
+          await createSchema(opened.db);
+        } catch (err) {
+          await opened.close();
+          throw err;
+        }
+        db = opened.db;
+        closeDb = opened.close;
+        return { storage: opened.storage };
       }),
 
     apply: (ops) => call(() => applyOps(opened(), ops, { maxValueBytes: MAX_VALUE_BYTES })),
@@ -95,9 +117,10 @@ export function createReplicaService(loadSqlite: LoadSqlite): WorkerApi {
 
     close: () =>
       call(async () => {
-        const closing = db;
+        const closing = closeDb;
         db = undefined;
-        await closing?.close();
+        closeDb = undefined;
+        await closing?.();
       }),
   };
 }

@@ -1,0 +1,60 @@
+/**
+ * One browser test's world: the test page bundled into a temporary folder, served on
+ * 127.0.0.1, and a Chromium with a fresh profile. `close()` ends all of it, whatever state
+ * it is in (call it in `finally` / afterAll).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { bundlePage } from './bundle.ts';
+import { launchChromium, type Chromium } from './chromium.ts';
+import { serveFolder, type StaticServer } from './static-server.ts';
+
+const PAGE_ENTRY = new URL('./page/main.ts', import.meta.url).pathname;
+
+export interface BrowserHarness {
+  url: string;
+  chromium: Chromium;
+  /** A new tab on the test page, once its script has run. */
+  openPage(): Promise<Page>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(): Promise<BrowserHarness> {
+  const folder = await mkdtemp(join(tmpdir(), 'treesync-page-'));
+  let server: StaticServer | undefined;
+  let chromium: Chromium | undefined;
+  const close = async () => {
+    await chromium?.close().catch(() => undefined);
+    await server?.close().catch(() => undefined);
+    await rm(folder, { recursive: true, force: true });
+  };
+  try {
+    await bundlePage(PAGE_ENTRY, folder);
+    server = await serveFolder(folder);
+    chromium = await launchChromium();
+    const { context } = chromium;
+    const url = server.url;
+    return {
+      url,
+      chromium,
+      async openPage() {
+        const page = await context.newPage();
+        await loadTestPage(page, url);
+        return page;
+      },
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Goes to (or reloads) the test page and waits for its script. */
+export async function loadTestPage(page: Page, url?: string): Promise<void> {
+  if (url) await page.goto(url);
+  else await page.reload();
+  await page.waitForFunction(() => (globalThis as unknown as { treesyncReady?: boolean }).treesyncReady === true);
+}

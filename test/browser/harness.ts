@@ -41,6 +41,11 @@ export async function startHarness(): Promise<BrowserHarness> {
       chromium,
       async openPage() {
         const page = await context.newPage();
+        // What goes wrong inside the page shows in the test's output, not only as a timeout.
+        page.on('pageerror', (err) => console.error(`[page error] ${err.message}`));
+        page.on('console', (msg) => {
+          if (msg.type() === 'error') console.error(`[page console] ${msg.text()}`);
+        });
         await loadTestPage(page, url);
         return page;
       },

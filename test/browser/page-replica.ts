@@ -10,7 +10,7 @@ import type { ApplyResult, NodeRow, ValueRow } from '../../client/worker-api.ts'
 import type { OpenReplicaOptions, StoredReplica } from '../../client/index.ts';
 
 interface PageGlobals {
-  treesync: { openReplica(options: OpenReplicaOptions): Promise<StoredReplica> };
+  treesync: Record<'openReplica' | 'openWithoutOpfs', (options: OpenReplicaOptions) => Promise<StoredReplica>>;
   replicas: Record<string, StoredReplica>;
 }
 
@@ -23,13 +23,14 @@ export interface PageError {
 
 export type Opened = { ok: true; storage: string } | { ok: false; error: PageError };
 
-/** Opens a replica in the page and keeps it as `key`; resolves with its storage or its error. */
-export function openIn(page: Page, key: string, options: OpenReplicaOptions): Promise<Opened> {
+/** Opens a replica in the page and keeps it as `key`; resolves with its storage or its error.
+ * `withoutOpfs`: in a worker that has no OPFS (page/no-opfs-worker.ts). */
+export function openIn(page: Page, key: string, options: OpenReplicaOptions, withoutOpfs = false): Promise<Opened> {
   return page.evaluate(
-    async ([key, options]) => {
+    async ([key, options, withoutOpfs]) => {
       const g = globalThis as unknown as PageGlobals;
       try {
-        const replica = await g.treesync.openReplica(options);
+        const replica = await g.treesync[withoutOpfs ? 'openWithoutOpfs' : 'openReplica'](options);
         g.replicas[key] = replica;
         return { ok: true as const, storage: replica.storage };
       } catch (err) {
@@ -37,7 +38,7 @@ export function openIn(page: Page, key: string, options: OpenReplicaOptions): Pr
         return { ok: false as const, error: { name: String(e.name), code: String(e.code), message: String(e.message), reason: e.reason } };
       }
     },
-    [key, options] as const,
+    [key, options, withoutOpfs] as const,
   );
 }
 

@@ -34,8 +34,10 @@ function isWireError(value: unknown): value is WireError {
 /** The error a rejected RPC call becomes on the main thread. */
 export function fromWireError(value: unknown): Error {
   if (!isWireError(value)) return value instanceof Error ? value : new Error(String(value));
-  const code = (value.code in ERROR_STATUS ? value.code : 'internal') as ErrorCode;
-  const err = new TreesyncError(code, value.message, value.details);
+  const known = value.code in ERROR_STATUS;
+  const err = new TreesyncError((known ? value.code : 'internal') as ErrorCode, value.message, value.details);
+  // A code of another family (the snapshot reader's `snapshot_truncated`, …) is kept as it came.
+  if (!known) Object.defineProperty(err, 'code', { value: value.code, enumerable: true });
   // The details as properties (`index`, `ts`) too: the pinned interface promises `err.index`.
   for (const [k, v] of Object.entries(value.details)) {
     if (!(k in err)) Object.defineProperty(err, k, { value: v, enumerable: true });

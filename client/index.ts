@@ -10,11 +10,10 @@ import type { SpawnedWorker } from './spawn-worker.ts';
 import { replicaOf, type Replica, type StoredReplica } from './replica.ts';
 import type { StorageKind } from './worker/storage/storage-kind.ts';
 
-export type { Replica, InspectableReplica, StoredReplica } from './replica.ts';
-export type { ApplyResult, NodeRow, ValueRow, FieldRow, MoveLogRow } from './worker-api.ts';
-export type { ReplicaError } from './errors.ts';
-
+export type { Replica, LocalReplica, StoredReplica } from './replica.ts';
 export type { StorageKind } from './worker/storage/storage-kind.ts';
+export type { ApplyResult, NodeRow, ValueRow, FieldRow, MoveLogRow, Placement } from './worker-api.ts';
+export type { ReplicaError } from './errors.ts';
 
 export interface OpenReplicaOptions {
   /** Where the replica lives (docs/browser.md). `memory` (the default, and the only one in
@@ -27,6 +26,11 @@ export interface OpenReplicaOptions {
   /** How long a persistent replica waits for another tab to let go of it before open rejects
    * (code `unavailable`, reason `replica_in_use`); default 3,000 ms. */
   lockWaitMs?: number;
+}
+
+export interface OpenLocalReplicaOptions extends OpenReplicaOptions {
+  /** The replica id its edits are stamped with; made up when not given. */
+  replica?: string;
 }
 
 const inNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
@@ -43,15 +47,20 @@ async function spawn(): Promise<SpawnedWorker> {
 }
 
 export async function openReplica(options: OpenReplicaOptions = {}): Promise<Replica> {
-  return openInspectableReplica(options);
+  return openLocalReplica(options);
 }
 
-/** openReplica, with the inspection calls of InspectableReplica (tests, tools). */
-export async function openInspectableReplica(options: OpenReplicaOptions = {}): Promise<StoredReplica> {
+/** openReplica, with local edits and the inspection calls of LocalReplica. */
+export async function openLocalReplica(options: OpenLocalReplicaOptions = {}): Promise<StoredReplica> {
   const worker = await spawn();
   let storage: StorageKind;
   try {
-    ({ storage } = await worker.api.open({ storage: options.storage ?? 'memory', name: options.name, lockWaitMs: options.lockWaitMs }));
+    ({ storage } = await worker.api.open({
+      storage: options.storage ?? 'memory',
+      ...(options.replica === undefined ? {} : { replica: options.replica }),
+      ...(options.name === undefined ? {} : { name: options.name }),
+      ...(options.lockWaitMs === undefined ? {} : { lockWaitMs: options.lockWaitMs }),
+    }));
   } catch (err) {
     await worker.terminate();
     throw fromWireError(err);

@@ -7,7 +7,8 @@ import type { Op } from '../protocol/ops.ts';
 import { TreesyncError } from '../protocol/errors.ts';
 import { rpc } from './errors.ts';
 import type { SpawnedWorker } from './spawn-worker.ts';
-import type { ApplyResult, FieldRow, MoveLogRow, NodeRow, ValueRow } from './worker-api.ts';
+import * as Comlink from 'comlink';
+import type { ApplyResult, BootstrapProgress, FieldRow, MoveLogRow, NodeRow, Placement, ValueRow } from './worker-api.ts';
 import type { StorageKind } from './worker/storage/storage-kind.ts';
 
 export interface Replica {
@@ -21,8 +22,26 @@ export interface Replica {
   close(): Promise<void>;
 }
 
-/** More than the pinned interface, for tests and tools that compare with the server's tables. */
-export interface InspectableReplica extends Replica {
+/** More than the pinned interface: local edits (what openTree builds on), and the rows tests and
+ * tools compare with the server's tables. */
+export interface LocalReplica extends Replica {
+  /** Creates a node under `parent` (after the last child unless placed); returns its id. */
+  create(parent: string, options?: Placement & { fields?: Record<string, unknown> }): Promise<string>;
+  move(id: string, parent: string, options?: Placement): Promise<void>;
+  /** A move into TRASH. */
+  delete(id: string): Promise<void>;
+  /** `null` removes the field. */
+  set(id: string, key: string, value: unknown): Promise<void>;
+  /** Local ops not yet acknowledged, in ts order. */
+  outbox(): Promise<Op[]>;
+  replicaId(): Promise<string>;
+  children(id: string): Promise<Array<{ id: string; pos: string; fields: Record<string, unknown> }>>;
+  /** Loads the server's snapshot of a tree (see WorkerApi.bootstrap). */
+  bootstrap(
+    options: { url: string; tree: string; token?: string },
+    onProgress?: (progress: BootstrapProgress) => void,
+  ): Promise<{ tree: string; seq: number; rows: number; bytes: number }>;
+  seq(): Promise<number | null>;
   /** Every field row with its ts, removed ones (value null) too. */
   fields(): Promise<FieldRow[]>;
   /** The move log, by ts. */
@@ -32,7 +51,7 @@ export interface InspectableReplica extends Replica {
 }
 
 /** An opened replica, and where it lives. */
-export interface StoredReplica extends InspectableReplica {
+export interface StoredReplica extends LocalReplica {
   /** The storage asked for, or `idb` where `opfs` was asked for and OPFS is missing. */
   readonly storage: StorageKind;
 }
@@ -47,6 +66,15 @@ export function replicaOf(worker: SpawnedWorker, storage: StorageKind = 'memory'
   return {
     storage,
     apply: (ops) => rpc(() => api().apply(ops)),
+    create: (parent, options) => rpc(() => api().create(parent, options)),
+    move: (id, parent, options) => rpc(() => api().move(id, parent, options)),
+    delete: (id) => rpc(() => api().delete(id)),
+    set: (id, key, value) => rpc(() => api().set(id, key, value)),
+    outbox: () => rpc(() => api().outbox()),
+    replicaId: () => rpc(() => api().replicaId()),
+    children: (id) => rpc(() => api().children(id)),
+    bootstrap: (options, onProgress) => rpc(() => api().bootstrap(options, onProgress ? Comlink.proxy(onProgress) : undefined)),
+    seq: () => rpc(() => api().seq()),
     nodes: () => rpc(() => api().nodes()),
     values: () => rpc(() => api().values()),
     fields: () => rpc(() => api().fields()),

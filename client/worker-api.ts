@@ -51,6 +51,25 @@ export interface OpenOptions {
   name?: string;
   /** How long a persistent replica waits for another tab's worker to let go of it. */
   lockWaitMs?: number;
+  /** This replica's id ([A-Za-z0-9_-]{1,32}), the last part of its timestamps; made up when
+   * not given. */
+  replica?: string;
+}
+
+/** Where a created or moved node goes among its new siblings (neither: after the last). */
+export interface Placement {
+  after?: string;
+  before?: string;
+}
+
+export interface BootstrapProgress {
+  /** Rows loaded so far, and in the whole snapshot (its header's counts). */
+  rows: number;
+  totalRows: number;
+  /** Bytes of the stream read so far. */
+  bytes: number;
+  /** The snapshot is committed. */
+  done: boolean;
 }
 
 export interface WorkerApi {
@@ -61,6 +80,27 @@ export interface WorkerApi {
   open(options: OpenOptions): Promise<{ storage: StorageKind }>;
   /** treesync.apply_ops on the replica. */
   apply(ops: Op[]): Promise<ApplyResult>;
+  /** Replaces the replica's tree with the server's snapshot of `tree`, in one transaction (a
+   * cut or bad stream leaves the replica as it was), then records the snapshot's seq. Local ops
+   * not yet acknowledged are kept and merged again. `onProgress` (a Comlink.proxy) hears at
+   * least every 100 ms while the load runs. */
+  bootstrap(
+    options: { url: string; tree: string; token?: string },
+    onProgress?: (progress: BootstrapProgress) => void,
+  ): Promise<{ tree: string; seq: number; rows: number; bytes: number }>;
+  /** The server seq the replica holds (after a bootstrap), or null. */
+  seq(): Promise<number | null>;
+  /** Local edits: stamped by the replica's clock, merged, kept in the outbox. */
+  create(parent: string, options?: Placement & { fields?: Record<string, unknown> }): Promise<string>;
+  move(id: string, parent: string, options?: Placement): Promise<void>;
+  delete(id: string): Promise<void>;
+  set(id: string, key: string, value: unknown): Promise<void>;
+  /** Local ops not yet acknowledged, in ts order. */
+  outbox(): Promise<Op[]>;
+  /** This replica's id. */
+  replicaId(): Promise<string>;
+  /** A parent's children in sibling order, (pos, id) bytewise, with their live fields. */
+  children(id: string): Promise<Array<{ id: string; pos: string; fields: Record<string, unknown> }>>;
   /** Every node, ROOT and TRASH too, by id (bytewise). */
   nodes(): Promise<NodeRow[]>;
   /** Live fields (no tombstones), by (node, key). */

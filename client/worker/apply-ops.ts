@@ -4,7 +4,7 @@
  * transaction, so a failure midway leaves the replica as it was.
  */
 import type { MoveOp } from '../../protocol/ops.ts';
-import { newOps, validateBatch, type StoredSet } from './batch.ts';
+import { newOps, validateBatch, type BatchOp, type StoredSet } from './batch.ts';
 import { mergeMoves } from './merge-moves.ts';
 import { mergeSets } from './merge-sets.ts';
 import type { Db } from './sqlite-db.ts';
@@ -25,14 +25,28 @@ export interface ApplyOptions {
   maxValueBytes: number;
 }
 
-export async function applyOps(db: Db, ops: unknown, options: ApplyOptions): Promise<ApplyResult> {
+/** Merges a validated batch inside the caller's transaction. */
+export async function mergeBatch(db: Db, batch: BatchOp[]): Promise<ApplyResult> {
+  const fresh = await newOps(db, batch);
+  const moves = fresh.filter((op): op is MoveOp & { index: number } => op.type === 'move');
+  const sets = fresh.filter((op): op is StoredSet => op.type === 'set');
+  const { undone, skipped } = await mergeMoves(db, moves);
+  await mergeSets(db, sets);
+  return { accepted: fresh.length, duplicates: batch.length - fresh.length, undone, skipped };
+}
+
+/** Validates and merges a batch in one transaction; `inTransaction` runs inside it after the
+ * merge (the replica's clock observes the batch there). */
+export async function applyOps(
+  db: Db,
+  ops: unknown,
+  options: ApplyOptions,
+  inTransaction?: (batch: BatchOp[]) => Promise<void>,
+): Promise<ApplyResult> {
   const batch = validateBatch(ops, options.maxValueBytes);
   return db.transaction(async () => {
-    const fresh = await newOps(db, batch);
-    const moves = fresh.filter((op): op is MoveOp & { index: number } => op.type === 'move');
-    const sets = fresh.filter((op): op is StoredSet => op.type === 'set');
-    const { undone, skipped } = await mergeMoves(db, moves);
-    await mergeSets(db, sets);
-    return { accepted: fresh.length, duplicates: batch.length - fresh.length, undone, skipped };
+    const result = await mergeBatch(db, batch);
+    await inTransaction?.(batch);
+    return result;
   });
 }

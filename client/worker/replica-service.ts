@@ -5,32 +5,44 @@
  * Node worker thread, so the caller passes `loadSqlite`.
  */
 import * as SQLite from '@journeyapps/wa-sqlite';
+import * as Comlink from 'comlink';
 import { MAX_VALUE_BYTES } from '../../protocol/ops.ts';
 import { TreesyncError } from '../../protocol/errors.ts';
 import { toWireError } from '../errors.ts';
 import type { FieldRow, MoveLogRow, NodeRow, ValueRow, WorkerApi } from '../worker-api.ts';
 import { applyOps } from './apply-ops.ts';
+import { childrenOf } from './children.ts';
+import { bootstrap } from './sync/bootstrap.ts';
+import { readState } from './sync-state.ts';
+import { LocalEdits, newNodeId } from './local-edits.ts';
 import { createSchema, TABLE_NAMES as DUMPED_TABLES } from './schema.ts';
 import { serial } from './serial.ts';
 import { Db } from './sqlite-db.ts';
 import type { OpenStorage } from './storage/open-storage.ts';
-import { checkStorageOptions } from './storage/storage-kind.ts';
+import { checkStorageOptions, type StorageKind } from './storage/storage-kind.ts';
 
 /** Loads the wa-sqlite Emscripten module (in Node: with the wasm binary passed in). */
 export type LoadSqlite = () => Promise<unknown>;
+
+const APPLY_OPTIONS = { maxValueBytes: MAX_VALUE_BYTES };
 
 /** `openStorage` opens a persistent replica (worker/storage/; browsers only): without it, as in
  * Node, storage is `memory` only. */
 export function createReplicaService(loadSqlite: LoadSqlite, openStorage?: OpenStorage): WorkerApi {
   let db: Db | undefined;
+  let edits: LocalEdits | undefined;
   /** Closes `db` and lets go of what its storage holds (files, the replica's lock). */
   let closeDb: (() => Promise<void>) | undefined;
   /** The SQLite API, made once per worker: a closed replica can be opened again (fresh). */
-  let sqlite3: SQLiteAPI | undefined;
+  let sqlite: { api: SQLiteAPI; module: unknown } | undefined;
   const queue = serial();
   const opened = (): Db => {
     if (!db) throw new Error('the replica is not open');
     return db;
+  };
+  const editor = (): LocalEdits => {
+    if (!edits) throw new Error('the replica is not open');
+    return edits;
   };
   /** Runs a call in turn; errors leave as WireErrors. */
   const call = <T>(task: () => Promise<T>): Promise<T> =>
@@ -43,28 +55,55 @@ export function createReplicaService(loadSqlite: LoadSqlite, openStorage?: OpenS
       call(async () => {
         if (db) throw new Error('the replica is open already');
         checkStorageOptions(options);
+        let opening: Db;
+        let closing: () => Promise<void>;
+        let storage: StorageKind;
         if (options.storage === 'memory') {
-          sqlite3 ??= SQLite.Factory(await loadSqlite());
-          const opening = await Db.open(sqlite3);
-          await createSchema(opening);
-          db = opening;
-          closeDb = () => opening.close();
-          return { storage: 'memory' as const };
+          if (!sqlite) {
+            const module = await loadSqlite();
+            sqlite = { api: SQLite.Factory(module), module };
+          }
+          const memory = await Db.open(sqlite.api, sqlite.module);
+          [opening, closing, storage] = [memory, () => memory.close(), 'memory'];
+        } else {
+          if (!openStorage) throw new TreesyncError('invalid_request', `storage ${options.storage} needs a browser worker (in Node, storage is memory)`);
+          const stored = await openStorage({ storage: options.storage, name: options.name ?? 'default', lockWaitMs: options.lockWaitMs });
+          [opening, closing, storage] = [stored.db, stored.close, stored.storage];
         }
-        if (!openStorage) throw new TreesyncError('invalid_request', `storage ${options.storage} needs a browser worker (in Node, storage is memory)`);
-        const opened = await openStorage({ storage: options.storage, name: options.name ?? 'default', lockWaitMs: options.lockWaitMs });
         try {
-          await createSchema(opened.db);
+          await createSchema(opening);
+          // A persistent replica reopened keeps the id its clock was made with.
+          const replica = options.replica ?? (await readState<string>(opening, 'replica')) ?? newNodeId();
+          edits = await LocalEdits.load(opening, replica, APPLY_OPTIONS);
         } catch (err) {
-          await opened.close();
+          await closing();
           throw err;
         }
-        db = opened.db;
-        closeDb = opened.close;
-        return { storage: opened.storage };
+        db = opening;
+        closeDb = closing;
+        return { storage };
       }),
 
-    apply: (ops) => call(() => applyOps(opened(), ops, { maxValueBytes: MAX_VALUE_BYTES })),
+    apply: (ops) => call(() => applyOps(opened(), ops, APPLY_OPTIONS, (batch) => editor().observe(batch))),
+
+    bootstrap: (options, onProgress) =>
+      call(async () => {
+        try {
+          return await bootstrap(opened(), options, APPLY_OPTIONS.maxValueBytes, onProgress ? (p) => void onProgress(p) : undefined);
+        } finally {
+          // The callback is a proxy of the app's function: release its port.
+          (onProgress as { [Comlink.releaseProxy]?: () => void } | undefined)?.[Comlink.releaseProxy]?.();
+        }
+      }),
+    seq: () => call(async () => (await readState<number>(opened(), 'seq')) ?? null),
+
+    create: (parent, options) => call(() => editor().create(parent, options)),
+    move: (id, parent, options) => call(() => editor().move(id, parent, options)),
+    delete: (id) => call(() => editor().delete(id)),
+    set: (id, key, value) => call(() => editor().set(id, key, value)),
+    outbox: () => call(() => editor().outbox()),
+    replicaId: () => call(async () => editor().replica),
+    children: (id) => call(() => childrenOf(opened(), id)),
 
     nodes: () =>
       call(async () =>
@@ -120,6 +159,7 @@ export function createReplicaService(loadSqlite: LoadSqlite, openStorage?: OpenS
         const closing = closeDb;
         db = undefined;
         closeDb = undefined;
+        edits = undefined;
         await closing?.();
       }),
   };

@@ -7,22 +7,57 @@
  * statements many times per batch). Calls are not re-entrant across awaits: the replica
  * serialises its work (see serial.ts) so that one transaction is open at a time.
  */
-import * as SQLite from '@journeyapps/wa-sqlite';
 
-export type SqlValue = string | number | bigint | Uint8Array | null;
+export type SqlValue = string | number | Uint8Array | null;
 export type Row = SqlValue[];
+
+/** The Emscripten module's raw exports the hot path calls (the synchronous build). */
+interface RawModule {
+  HEAPU8: Uint8Array;
+  _sqlite3_step(stmt: number): number;
+  _sqlite3_reset(stmt: number): number;
+  _sqlite3_clear_bindings(stmt: number): number;
+  _sqlite3_bind_text(stmt: number, i: number, ptr: number, bytes: number, destructor: number): number;
+  _sqlite3_bind_int(stmt: number, i: number, value: number): number;
+  _sqlite3_bind_double(stmt: number, i: number, value: number): number;
+  _sqlite3_bind_null(stmt: number, i: number): number;
+  _sqlite3_column_count(stmt: number): number;
+  _sqlite3_column_type(stmt: number, i: number): number;
+  _sqlite3_column_double(stmt: number, i: number): number;
+  _sqlite3_column_text(stmt: number, i: number): number;
+  _sqlite3_column_bytes(stmt: number, i: number): number;
+  _sqlite3_errmsg(db: number): number;
+  _sqlite3_malloc(bytes: number): number;
+  _sqlite3_free(ptr: number): void;
+  UTF8ToString(ptr: number): string;
+}
+
+const SQLITE_ROW = 100;
+const SQLITE_DONE = 101;
+/** SQLite copies a text bound with this destructor, so one scratch buffer serves every bind. */
+const SQLITE_TRANSIENT = -1;
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 
 export class Db {
   private readonly prepared = new Map<string, number>();
+  private scratch = 0;
+  private scratchBytes = 0;
 
   constructor(
     readonly sqlite3: SQLiteAPI,
+    private readonly module: RawModule,
     readonly handle: number,
   ) {}
 
-  /** Opens an in-memory database on a wa-sqlite module. */
-  static async open(sqlite3: SQLiteAPI, filename = ':memory:'): Promise<Db> {
-    return new Db(sqlite3, await sqlite3.open_v2(filename));
+  /**
+   * Opens a database on a wa-sqlite module (`module` is what its factory made, `sqlite3` the
+   * API over it). Statements run through the module's exports directly: wa-sqlite's API wraps
+   * each step in promises and encodes each bound string into a fresh allocation, which costs
+   * more than the statement itself for the merge's short lookups by key.
+   */
+  static async open(sqlite3: SQLiteAPI, module: unknown, filename = ':memory:'): Promise<Db> {
+    return new Db(sqlite3, module as RawModule, await sqlite3.open_v2(filename));
   }
 
   /** Runs one or more statements without parameters (schema, pragmas, transaction control). */
@@ -43,62 +78,124 @@ export class Db {
     return stmt;
   }
 
+  private fail(what: string): never {
+    throw new Error(`SQLite ${what}: ${this.module.UTF8ToString(this.module._sqlite3_errmsg(this.handle))}`);
+  }
+
+  private bindText(stmt: number, i: number, value: string): void {
+    const m = this.module;
+    const most = value.length * 3;
+    if (most > this.scratchBytes) {
+      if (this.scratch) m._sqlite3_free(this.scratch);
+      this.scratchBytes = Math.max(most, 4096);
+      this.scratch = m._sqlite3_malloc(this.scratchBytes);
+      if (!this.scratch) this.fail('out of memory');
+    }
+    const heap = m.HEAPU8;
+    let bytes = 0;
+    let ascii = true;
+    for (let k = 0; k < value.length; k++) {
+      const c = value.charCodeAt(k);
+      if (c >= 0x80) {
+        ascii = false;
+        break;
+      }
+      heap[this.scratch + k] = c;
+    }
+    if (ascii) bytes = value.length;
+    else bytes = encoder.encodeInto(value, heap.subarray(this.scratch, this.scratch + this.scratchBytes)).written;
+    if (m._sqlite3_bind_text(stmt, i, this.scratch, bytes, SQLITE_TRANSIENT) !== 0) this.fail('bind');
+  }
+
   private bind(stmt: number, params: readonly SqlValue[]): void {
-    const s = this.sqlite3;
+    const m = this.module;
     for (let i = 0; i < params.length; i++) {
       const v = params[i]!;
-      // Typed binds: no guessing per value inside wa-sqlite.
-      if (typeof v === 'string') s.bind_text(stmt, i + 1, v);
-      else if (v === null) s.bind_null(stmt, i + 1);
+      // Typed binds: the type is known here, nothing is guessed per value.
+      if (typeof v === 'string') this.bindText(stmt, i + 1, v);
+      else if (v === null) m._sqlite3_bind_null(stmt, i + 1);
       else if (typeof v === 'number') {
-        if (Number.isInteger(v)) s.bind_int64(stmt, i + 1, BigInt(v));
-        else s.bind_double(stmt, i + 1, v);
-      } else if (typeof v === 'bigint') s.bind_int64(stmt, i + 1, v);
-      else s.bind_blob(stmt, i + 1, v);
+        if ((v | 0) === v) m._sqlite3_bind_int(stmt, i + 1, v);
+        else m._sqlite3_bind_double(stmt, i + 1, v);
+      } else this.sqlite3.bind_blob(stmt, i + 1, v);
+    }
+  }
+
+  private text(stmt: number, i: number): string {
+    const m = this.module;
+    const ptr = m._sqlite3_column_text(stmt, i);
+    const n = m._sqlite3_column_bytes(stmt, i);
+    const heap = m.HEAPU8;
+    if (n <= 64) {
+      let out = '';
+      for (let k = 0; k < n; k++) {
+        const c = heap[ptr + k]!;
+        if (c >= 0x80) return decoder.decode(heap.subarray(ptr, ptr + n));
+        out += String.fromCharCode(c);
+      }
+      return out;
+    }
+    return decoder.decode(heap.subarray(ptr, ptr + n));
+  }
+
+  private row(stmt: number): Row {
+    const m = this.module;
+    const count = m._sqlite3_column_count(stmt);
+    const row: Row = new Array<SqlValue>(count);
+    for (let i = 0; i < count; i++) {
+      switch (m._sqlite3_column_type(stmt, i)) {
+        case 1: // INTEGER: exact as a double up to 2^53, which is all the replica stores
+        case 2: // FLOAT
+          row[i] = m._sqlite3_column_double(stmt, i);
+          break;
+        case 3:
+          row[i] = this.text(stmt, i);
+          break;
+        case 5:
+          row[i] = null;
+          break;
+        default:
+          row[i] = this.sqlite3.column_blob(stmt, i).slice();
+      }
+    }
+    return row;
+  }
+
+  /** Steps a bound statement until it is done or `limit` rows are read; always resets it. */
+  private collect(stmt: number, params: readonly SqlValue[], limit: number): Row[] {
+    const m = this.module;
+    const rows: Row[] = [];
+    try {
+      this.bind(stmt, params);
+      for (;;) {
+        const rc = m._sqlite3_step(stmt);
+        if (rc === SQLITE_ROW) {
+          rows.push(this.row(stmt));
+          if (rows.length >= limit) break;
+        } else if (rc === SQLITE_DONE) break;
+        else this.fail('step');
+      }
+      return rows;
+    } finally {
+      m._sqlite3_reset(stmt);
+      m._sqlite3_clear_bindings(stmt);
     }
   }
 
   /** Runs a statement; returns every row. */
   async all(sql: string, params: readonly SqlValue[] = []): Promise<Row[]> {
-    const stmt = await this.statement(sql);
-    const s = this.sqlite3;
-    try {
-      this.bind(stmt, params);
-      const rows: Row[] = [];
-      while ((await s.step(stmt)) === SQLite.SQLITE_ROW) rows.push(s.row(stmt) as Row);
-      return rows;
-    } finally {
-      await s.reset(stmt);
-      s.clear_bindings(stmt);
-    }
+    return this.collect(await this.statement(sql), params, Infinity);
   }
 
   /** Runs a statement; returns its first row, or undefined. */
   async get(sql: string, params: readonly SqlValue[] = []): Promise<Row | undefined> {
-    const stmt = await this.statement(sql);
-    const s = this.sqlite3;
-    try {
-      this.bind(stmt, params);
-      return (await s.step(stmt)) === SQLite.SQLITE_ROW ? (s.row(stmt) as Row) : undefined;
-    } finally {
-      await s.reset(stmt);
-      s.clear_bindings(stmt);
-    }
+    return this.collect(await this.statement(sql), params, 1)[0];
   }
 
   /** Runs a statement for its effect. */
   async run(sql: string, params: readonly SqlValue[] = []): Promise<void> {
-    const stmt = await this.statement(sql);
-    const s = this.sqlite3;
-    try {
-      this.bind(stmt, params);
-      while ((await s.step(stmt)) === SQLite.SQLITE_ROW);
-    } finally {
-      await s.reset(stmt);
-      s.clear_bindings(stmt);
-    }
+    this.collect(await this.statement(sql), params, Infinity);
   }
-
   /** Runs `body` in one transaction: committed when it returns, rolled back when it throws. */
   async transaction<T>(body: () => Promise<T>): Promise<T> {
     await this.exec('begin');
@@ -115,6 +212,8 @@ export class Db {
   async close(): Promise<void> {
     for (const stmt of this.prepared.values()) await this.sqlite3.finalize(stmt);
     this.prepared.clear();
+    if (this.scratch) this.module._sqlite3_free(this.scratch);
+    this.scratch = 0;
     await this.sqlite3.close(this.handle);
   }
 }

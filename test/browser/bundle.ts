@@ -27,7 +27,8 @@ export async function bundlePage(entry: string, outdir: string): Promise<void> {
   await build({ ...output, entryPoints: { main: entry }, plugins: [newUrlAssets(output)] });
   await writeFile(
     join(outdir, 'index.html'),
-    '<!doctype html><html><head><meta charset="utf-8"><title>treesync test page</title></head>' +
+    '<!doctype html><html><head><meta charset="utf-8"><title>treesync test page</title>' +
+      '<link rel="icon" href="data:,"></head>' +
       '<body><script type="module" src="./main.js"></script></body></html>\n',
   );
 }

@@ -11,7 +11,8 @@ import { bundlePage } from './bundle.ts';
 import { launchChromium, type Chromium } from './chromium.ts';
 import { serveFolder, type StaticServer } from './static-server.ts';
 
-const PAGE_ENTRY = new URL('./page/main.ts', import.meta.url).pathname;
+/** The page the tests drive (page/main.ts). */
+export const TEST_PAGE = new URL('./page/main.ts', import.meta.url).pathname;
 
 export interface BrowserHarness {
   url: string;
@@ -21,7 +22,8 @@ export interface BrowserHarness {
   close(): Promise<void>;
 }
 
-export async function startHarness(): Promise<BrowserHarness> {
+/** `entry`: the page's script (the test page unless a benchmark brings its own). */
+export async function startHarness(entry = TEST_PAGE): Promise<BrowserHarness> {
   const folder = await mkdtemp(join(tmpdir(), 'treesync-page-'));
   let server: StaticServer | undefined;
   let chromium: Chromium | undefined;
@@ -31,7 +33,7 @@ export async function startHarness(): Promise<BrowserHarness> {
     await rm(folder, { recursive: true, force: true });
   };
   try {
-    await bundlePage(PAGE_ENTRY, folder);
+    await bundlePage(entry, folder);
     server = await serveFolder(folder);
     chromium = await launchChromium();
     const { context } = chromium;

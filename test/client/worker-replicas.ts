@@ -6,11 +6,11 @@
 import { afterAll } from 'vitest';
 import { rpc } from '../../client/errors.ts';
 import { spawnWorker } from '../../client/node/spawn-node-worker.ts';
-import type { InspectableReplica } from '../../client/replica.ts';
+import type { LocalReplica } from '../../client/replica.ts';
 
 export interface ReplicaSource {
   /** A new, empty replica; the one before is gone. */
-  fresh(): Promise<Omit<InspectableReplica, 'close'>>;
+  fresh(): Promise<Pick<LocalReplica, 'apply' | 'nodes' | 'values' | 'fields' | 'moveLog' | 'dump'>>;
 }
 
 /** One worker for the test file, ended after its tests. */

@@ -2,10 +2,11 @@
  * A replica in IndexedDB (one database per replica, `treesync-<name>`), through wa-sqlite's
  * IDBBatchAtomicVFS on the asynchronous (Asyncify) build: IndexedDB has no synchronous API.
  * Slower than OPFS; the fallback where OPFS is missing. The asynchronous build is loaded only
- * here, so a bundler splits it off and an OPFS replica never downloads it.
+ * here, so a bundler splits it off and an OPFS replica never downloads it. Statements run
+ * through AsyncDb (async-db.ts), which awaits every step.
  */
 import * as SQLite from '@journeyapps/wa-sqlite';
-import { Db } from '../sqlite-db.ts';
+import { AsyncDb } from './async-db.ts';
 import type { OpenedDb } from './open-opfs.ts';
 
 /** IDBBatchAtomicVFS as it is (the declaration wa-sqlite ships for it is out of date). */
@@ -22,14 +23,13 @@ export async function openIdb(name: string): Promise<OpenedDb> {
   const sqlite3 = SQLite.Factory(module);
   const vfs = await IDBBatchAtomicVFS.create(`treesync-${name}`, module);
   sqlite3.vfs_register(vfs, false);
-  let handle: number;
+  let db: AsyncDb;
   try {
-    handle = await sqlite3.open_v2('replica.sqlite3', SQLite.SQLITE_OPEN_CREATE | SQLite.SQLITE_OPEN_READWRITE, vfs.name);
+    db = await AsyncDb.openAsync(sqlite3, module, 'replica.sqlite3', vfs.name);
   } catch (err) {
     vfs.close();
     throw err;
   }
-  const db = new Db(sqlite3, handle);
   return {
     db,
     async close() {

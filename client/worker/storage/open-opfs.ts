@@ -54,7 +54,7 @@ export async function openOpfs(name: string, vfs: OpfsVfs = DEFAULT_OPFS_VFS): P
     await closeVfs();
     throw err;
   }
-  const db = new Db(sqlite3, handle);
+  const db = new Db(sqlite3, module as ConstructorParameters<typeof Db>[1], handle);
   return {
     db,
     async close() {

@@ -4,13 +4,13 @@
  * between calls.
  */
 import * as Comlink from 'comlink';
-import { openInspectableReplica, type OpenReplicaOptions } from '../../../client/index.ts';
+import { openLocalReplica, type OpenReplicaOptions } from '../../../client/index.ts';
 import { fromWireError } from '../../../client/errors.ts';
 import { replicaOf } from '../../../client/replica.ts';
 import type { SpawnedWorker } from '../../../client/spawn-worker.ts';
 import type { WorkerApi } from '../../../client/worker-api.ts';
 
-/** openInspectableReplica's steps, with the worker of a browser that has no OPFS. */
+/** openLocalReplica's steps, with the worker of a browser that has no OPFS. */
 async function openWithoutOpfs(options: OpenReplicaOptions) {
   const worker = new Worker(new URL('./no-opfs-worker.ts', import.meta.url), { type: 'module' });
   const api = Comlink.wrap<WorkerApi>(worker);
@@ -31,6 +31,6 @@ async function openWithoutOpfs(options: OpenReplicaOptions) {
 }
 
 const page = globalThis as unknown as Record<string, unknown>;
-page.treesync = { openReplica: openInspectableReplica, openWithoutOpfs };
+page.treesync = { openReplica: openLocalReplica, openWithoutOpfs };
 page.replicas = {};
 page.treesyncReady = true;

@@ -1,0 +1,155 @@
+/**
+ * Local edits on the replica: create, move, delete (a move into TRASH) and set, each made into
+ * operations stamped by the replica's hybrid logical clock (hlc.ts), placed among siblings with
+ * order keys (order-key.ts), merged by the same merge as every other operation, and recorded in
+ * the outbox until the server acknowledges them. One transaction per edit: its ops, the merge,
+ * the outbox rows and the clock's new state commit together.
+ *
+ * Placement: `after` puts the node after that sibling and before the next sibling with a
+ * greater order key; `before`, after the previous sibling with a smaller key; neither, after the
+ * last child. Siblings sharing a key (two replicas inserted at one spot at once) keep their
+ * order by id, and a new key never falls between them.
+ */
+import { TreesyncError } from '../../protocol/errors.ts';
+import { ROOT, TRASH, type MoveOp, type Op, type SetOp } from '../../protocol/ops.ts';
+import { mergeBatch, type ApplyOptions } from './apply-ops.ts';
+import { validateBatch } from './batch.ts';
+import { HybridClock } from './hlc.ts';
+import { keyBetween } from './order-key.ts';
+import type { Db } from './sqlite-db.ts';
+import { readState, writeState } from './sync-state.ts';
+
+export interface Placement {
+  after?: string;
+  before?: string;
+}
+
+const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** A new node id: 16 random characters of [A-Za-z0-9_-] (96 bits). */
+export function newNodeId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  let id = '';
+  for (const b of bytes) id += ID_ALPHABET[b & 63];
+  return id;
+}
+
+function refuse(message: string): TreesyncError {
+  return new TreesyncError('invalid_request', message);
+}
+
+async function parentOf(db: Db, id: string): Promise<string | null | undefined> {
+  const row = await db.get('select parent from nodes where id = ?', [id]);
+  return row === undefined ? undefined : (row[0] as string | null);
+}
+
+async function posOf(db: Db, id: string, parent: string): Promise<string> {
+  const row = await db.get('select pos from nodes where id = ?1 and parent = ?2', [id, parent]);
+  if (row === undefined) throw refuse(`${id} is not a child of ${parent}`);
+  return row[0] as string;
+}
+
+/** The order key for `node` under `parent` at `placement` (the node itself is not a neighbour). */
+async function placeKey(db: Db, node: string, parent: string, placement: Placement): Promise<string> {
+  if (placement.after !== undefined && placement.before !== undefined) throw refuse('give after or before, not both');
+  if (placement.after !== undefined) {
+    const low = await posOf(db, placement.after, parent);
+    const next = await db.get('select pos from nodes where parent = ?1 and pos > ?2 and id <> ?3 order by pos, id limit 1', [parent, low, node]);
+    return keyBetween(low, next === undefined ? null : (next[0] as string));
+  }
+  if (placement.before !== undefined) {
+    const high = await posOf(db, placement.before, parent);
+    const prev = await db.get('select pos from nodes where parent = ?1 and pos < ?2 and id <> ?3 order by pos desc, id desc limit 1', [parent, high, node]);
+    return keyBetween(prev === undefined ? null : (prev[0] as string), high);
+  }
+  const last = await db.get('select pos from nodes where parent = ?1 and id <> ?2 order by pos desc, id desc limit 1', [parent, node]);
+  return keyBetween(last === undefined ? null : (last[0] as string), null);
+}
+
+export class LocalEdits {
+  private constructor(
+    private readonly db: Db,
+    private readonly clock: HybridClock,
+    private readonly options: ApplyOptions,
+  ) {}
+
+  /** The replica's editor, its clock restored from the database (or made for `replica`). */
+  static async load(db: Db, replica: string, options: ApplyOptions): Promise<LocalEdits> {
+    const saved = await readState<unknown>(db, 'clock');
+    const clock = saved === undefined ? HybridClock.create(replica) : HybridClock.restore(saved);
+    if (clock.replica !== replica) throw refuse(`this replica is ${clock.replica}, not ${replica}`);
+    await writeState(db, 'replica', replica);
+    await writeState(db, 'clock', clock.state);
+    return new LocalEdits(db, clock, options);
+  }
+
+  get replica(): string {
+    return this.clock.replica;
+  }
+
+  /** Moves the clock past every ts of a batch received (inside the batch's transaction). */
+  async observe(ops: readonly { ts: string }[]): Promise<void> {
+    let newest: string | undefined;
+    for (const op of ops) if (newest === undefined || op.ts > newest) newest = op.ts;
+    if (newest === undefined) return;
+    this.clock.observe(newest);
+    await writeState(this.db, 'clock', this.clock.state);
+  }
+
+  /** Stamps, merges and records ops made by `make` (called inside the transaction). A failed
+   * edit stores nothing; the clock in memory may stay ahead of the saved one, which only skips
+   * timestamps. */
+  private async edit(make: () => Promise<Op[]>): Promise<void> {
+    await this.db.transaction(async () => {
+      const ops = await make();
+      await mergeBatch(this.db, validateBatch(ops, this.options.maxValueBytes));
+      for (const op of ops) await this.db.run('insert into outbox (ts, op) values (?, ?)', [op.ts, JSON.stringify(op)]);
+      await writeState(this.db, 'clock', this.clock.state);
+    });
+  }
+
+  private async checkMovable(id: string, parent: string): Promise<void> {
+    if (id === ROOT || id === TRASH) throw refuse(`${id} can never be moved`);
+    if ((await parentOf(this.db, id)) === undefined) throw refuse(`node ${id} does not exist`);
+    if ((await parentOf(this.db, parent)) === undefined) throw refuse(`parent ${parent} does not exist`);
+    const cycle = await this.db.get(
+      `with recursive up(id) as (select ?1 union all select n.parent from nodes n join up on n.id = up.id where n.parent is not null)
+       select 1 from up where id = ?2 limit 1`,
+      [parent, id],
+    );
+    if (cycle !== undefined) throw refuse(`${id} cannot move under ${parent}: it is ${parent === id ? 'the node itself' : 'one of its ancestors'}`);
+  }
+
+  async create(parent: string, options: Placement & { fields?: Record<string, unknown> } = {}): Promise<string> {
+    const id = newNodeId();
+    await this.edit(async () => {
+      if ((await parentOf(this.db, parent)) === undefined) throw refuse(`parent ${parent} does not exist`);
+      const move: MoveOp = { ts: this.clock.now(), type: 'move', node: id, parent, pos: await placeKey(this.db, id, parent, options) };
+      const sets = Object.entries(options.fields ?? {}).map(
+        ([key, value]): SetOp => ({ ts: this.clock.now(), type: 'set', node: id, key, value: value as SetOp['value'] }),
+      );
+      return [move, ...sets];
+    });
+    return id;
+  }
+
+  async move(id: string, parent: string, options: Placement = {}): Promise<void> {
+    await this.edit(async () => {
+      await this.checkMovable(id, parent);
+      return [{ ts: this.clock.now(), type: 'move', node: id, parent, pos: await placeKey(this.db, id, parent, options) }];
+    });
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.move(id, TRASH);
+  }
+
+  async set(id: string, key: string, value: unknown): Promise<void> {
+    await this.edit(async () => [{ ts: this.clock.now(), type: 'set', node: id, key, value: value as SetOp['value'] }]);
+  }
+
+  /** The local ops not yet acknowledged, in ts order. */
+  async outbox(): Promise<Op[]> {
+    return (await this.db.all('select op from outbox order by ts')).map((r) => JSON.parse(r[0] as string) as Op);
+  }
+}

@@ -88,3 +88,14 @@ export function storedIn(page: Page, name: string): Promise<{ opfs: string[]; id
     return { opfs: opfs.sort(), idb: idb.sort() };
   }, name);
 }
+
+/** Calls any method of the replica kept as `key` with JSON arguments; resolves with its answer. */
+export function callIn<T>(page: Page, key: string, method: string, ...args: unknown[]): Promise<T> {
+  return page.evaluate(
+    ([key, method, args]) => {
+      const replica = (globalThis as unknown as PageGlobals).replicas[key] as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+      return replica[method]!(...args);
+    },
+    [key, method, args] as [string, string, unknown[]],
+  ) as Promise<T>;
+}

@@ -19,7 +19,7 @@ import { startHarness } from '../test/browser/harness.ts';
 import type { VfsTiming } from '../test/browser/page/vfs-bench-worker.ts';
 import { machine, writeResults } from './report.ts';
 
-const ROUNDS = 5;
+const ROUNDS = 9;
 const VFS_NODES = 20_000;
 const BULK_NODES = 200_000;
 const BULK_BATCH = 10_000;

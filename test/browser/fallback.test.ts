@@ -3,23 +3,16 @@
  * away: page/no-opfs-worker.ts), a request for `opfs` gets IndexedDB, says so, and still
  * keeps the replica across a reload.
  */
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { move, ts } from '../merge/ops.ts';
-import { loadTestPage, startHarness, type BrowserHarness } from './harness.ts';
+import { loadTestPage } from './harness.ts';
+import { useHarness } from './use-harness.ts';
 import { applyIn, closeIn, nodesIn, openIn, storedIn } from './page-replica.ts';
 
-let harness: BrowserHarness;
-
-beforeAll(async () => {
-  harness = await startHarness();
-}, 240_000);
-
-afterAll(async () => {
-  await harness?.close();
-}, 120_000);
+const harness = useHarness();
 
 test('opfs falls back to idb where OPFS is missing', async () => {
-  const page = await harness.openPage();
+  const page = await harness().openPage();
   try {
     expect(await openIn(page, 'r', { storage: 'opfs', name: 'fallback' }, true)).toEqual({ ok: true, storage: 'idb' });
     await applyIn(page, 'r', [move(ts(1), 'a', 'ROOT', 'a0')]);

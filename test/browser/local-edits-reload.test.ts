@@ -3,27 +3,20 @@
  * same id, its outbox still holds every unacknowledged edit in order, and new edits stamp
  * timestamps after the old ones (the clock came back too).
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { Op } from '../../protocol/ops.ts';
-import { loadTestPage, startHarness, type BrowserHarness } from './harness.ts';
+import { loadTestPage } from './harness.ts';
+import { useHarness } from './use-harness.ts';
 import { callIn, closeIn, openIn } from './page-replica.ts';
 
-let harness: BrowserHarness;
-
-beforeAll(async () => {
-  harness = await startHarness();
-}, 240_000);
-
-afterAll(async () => {
-  await harness?.close();
-}, 120_000);
+const harness = useHarness();
 
 type Child = { id: string; pos: string; fields: Record<string, unknown> };
 
 describe.each(['opfs', 'idb'] as const)('%s', (storage) => {
   test('edits made before a reload are still in the outbox after it, and the clock goes on', async () => {
     const name = `edits-${storage}`;
-    const page = await harness.openPage();
+    const page = await harness().openPage();
     try {
       expect(await openIn(page, 'r', { storage, name })).toEqual({ ok: true, storage });
       const replica = await callIn<string>(page, 'r', 'replicaId');

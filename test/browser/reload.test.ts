@@ -3,20 +3,13 @@
  * interface in a module worker are there again after the page reloads, read back from OPFS
  * (and, the same way, from IndexedDB); a memory replica is not.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { move, set, ts } from '../merge/ops.ts';
-import { loadTestPage, startHarness, type BrowserHarness } from './harness.ts';
+import { loadTestPage } from './harness.ts';
+import { useHarness } from './use-harness.ts';
 import { applyIn, closeIn, nodesIn, openIn, storedIn, valuesIn } from './page-replica.ts';
 
-let harness: BrowserHarness;
-
-beforeAll(async () => {
-  harness = await startHarness();
-}, 240_000);
-
-afterAll(async () => {
-  await harness?.close();
-}, 120_000);
+const harness = useHarness();
 
 const OPS = [
   move(ts(1), 'a', 'ROOT', 'a0'),
@@ -39,7 +32,7 @@ const EXPECTED_NODES = [
 describe.each(['opfs', 'idb'] as const)('a %s replica in Chromium', (storage) => {
   test('holds its operations across a reload, and takes more after it', async () => {
     const name = `reload-${storage}`;
-    const page = await harness.openPage();
+    const page = await harness().openPage();
     try {
       expect(await openIn(page, 'r', { storage, name })).toEqual({ ok: true, storage });
       expect(await applyIn(page, 'r', OPS)).toEqual({ accepted: 6, duplicates: 0, undone: 0, skipped: 1 });
@@ -76,7 +69,7 @@ describe.each(['opfs', 'idb'] as const)('a %s replica in Chromium', (storage) =>
   }, 180_000);
 
   test('another name is another replica', async () => {
-    const page = await harness.openPage();
+    const page = await harness().openPage();
     try {
       expect(await openIn(page, 'other', { storage, name: `other-${storage}` })).toEqual({ ok: true, storage });
       expect((await nodesIn(page, 'other')).map((n) => n.id)).toEqual(['ROOT', 'TRASH']);
@@ -88,7 +81,7 @@ describe.each(['opfs', 'idb'] as const)('a %s replica in Chromium', (storage) =>
 });
 
 test('a memory replica starts empty after a reload', async () => {
-  const page = await harness.openPage();
+  const page = await harness().openPage();
   try {
     expect(await openIn(page, 'm', {})).toEqual({ ok: true, storage: 'memory' });
     await applyIn(page, 'm', OPS);
@@ -105,7 +98,7 @@ test('a memory replica starts empty after a reload', async () => {
 }, 180_000);
 
 test('a bad storage or name is a clear error', async () => {
-  const page = await harness.openPage();
+  const page = await harness().openPage();
   try {
     const badStorage = await openIn(page, 'x', { storage: 'disk' as 'opfs' });
     expect(badStorage).toMatchObject({ ok: false, error: { code: 'invalid_request', message: expect.stringContaining('storage must be one of memory, opfs, idb') } });

@@ -3,28 +3,20 @@
  * Lock), a second gets a clear error and changes nothing, and takes it over once the owner
  * closes it or its tab goes away. Different replicas open side by side.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { move, set, ts } from '../merge/ops.ts';
-import { startHarness, type BrowserHarness } from './harness.ts';
+import { useHarness } from './use-harness.ts';
 import { applyIn, closeIn, nodesIn, openIn, valuesIn } from './page-replica.ts';
 
-let harness: BrowserHarness;
-
-beforeAll(async () => {
-  harness = await startHarness();
-}, 240_000);
-
-afterAll(async () => {
-  await harness?.close();
-}, 120_000);
+const harness = useHarness();
 
 const OPS = [move(ts(1), 'a', 'ROOT', 'a0'), set(ts(2), 'a', 'title', 'first tab')];
 
 describe.each(['opfs', 'idb'] as const)('%s', (storage) => {
   test('a second tab is refused while the first owns the replica, then takes it over', async () => {
     const name = `tabs-${storage}`;
-    const first = await harness.openPage();
-    const second = await harness.openPage();
+    const first = await harness().openPage();
+    const second = await harness().openPage();
     try {
       expect(await openIn(first, 'r', { storage, name })).toEqual({ ok: true, storage });
       await applyIn(first, 'r', OPS);
@@ -61,8 +53,8 @@ describe.each(['opfs', 'idb'] as const)('%s', (storage) => {
 
   test('a tab that goes away without closing lets go of the replica', async () => {
     const name = `gone-${storage}`;
-    const first = await harness.openPage();
-    const second = await harness.openPage();
+    const first = await harness().openPage();
+    const second = await harness().openPage();
     try {
       expect(await openIn(first, 'r', { storage, name })).toEqual({ ok: true, storage });
       await applyIn(first, 'r', OPS);
@@ -81,8 +73,8 @@ describe.each(['opfs', 'idb'] as const)('%s', (storage) => {
 
 test('a waiting tab gets the replica when the owner closes it within the wait', async () => {
   const name = 'handover';
-  const first = await harness.openPage();
-  const second = await harness.openPage();
+  const first = await harness().openPage();
+  const second = await harness().openPage();
   try {
     expect(await openIn(first, 'r', { storage: 'opfs', name })).toEqual({ ok: true, storage: 'opfs' });
     await applyIn(first, 'r', OPS);
@@ -98,8 +90,8 @@ test('a waiting tab gets the replica when the owner closes it within the wait', 
 }, 180_000);
 
 test('two replicas of different names open in two tabs at once', async () => {
-  const first = await harness.openPage();
-  const second = await harness.openPage();
+  const first = await harness().openPage();
+  const second = await harness().openPage();
   try {
     expect(await openIn(first, 'r', { storage: 'opfs', name: 'tree-one' })).toEqual({ ok: true, storage: 'opfs' });
     expect(await openIn(second, 'r', { storage: 'opfs', name: 'tree-two' })).toEqual({ ok: true, storage: 'opfs' });

@@ -22,8 +22,9 @@ export interface BrowserHarness {
   close(): Promise<void>;
 }
 
-/** `entry`: the page's script (the test page unless a benchmark brings its own). */
-export async function startHarness(entry = TEST_PAGE): Promise<BrowserHarness> {
+/** `entry`: the page's script (the test page unless a benchmark brings its own); `api`: a
+ * treesync server whose /v1/ the page's origin passes through (static-server.ts). */
+export async function startHarness(entry = TEST_PAGE, api?: string): Promise<BrowserHarness> {
   const folder = await mkdtemp(join(tmpdir(), 'treesync-page-'));
   let server: StaticServer | undefined;
   let chromium: Chromium | undefined;
@@ -34,7 +35,7 @@ export async function startHarness(entry = TEST_PAGE): Promise<BrowserHarness> {
   };
   try {
     await bundlePage(entry, folder);
-    server = await serveFolder(folder);
+    server = await serveFolder(folder, api);
     chromium = await launchChromium();
     const { context } = chromium;
     const url = server.url;

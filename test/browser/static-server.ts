@@ -1,8 +1,10 @@
 /**
  * A plain HTTP server on 127.0.0.1 for a bundled page. 127.0.0.1 is a secure context to the
- * browser, which OPFS and Web Locks require. Files only, from one folder; anything else is 404.
+ * browser, which OPFS and Web Locks require. Files from one folder; with `api`, requests under
+ * /v1/ are passed through to that treesync server, so the page reaches the API on its own
+ * origin (no CORS needed); anything else is 404.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 
@@ -18,8 +20,17 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-export async function serveFolder(root: string): Promise<StaticServer> {
+export async function serveFolder(root: string, api?: string): Promise<StaticServer> {
   const server: Server = createServer((req, res) => {
+    if (api && req.url?.startsWith('/v1/')) {
+      const upstream = request(new URL(req.url, api), { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+      return;
+    }
     const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
     const file = join(root, path === sep || path === '/' ? 'index.html' : path);
     if (!file.startsWith(root)) {

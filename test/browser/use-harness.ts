@@ -6,12 +6,14 @@
 import { afterAll, beforeAll } from 'vitest';
 import { startHarness, type BrowserHarness } from './harness.ts';
 
-export function useHarness(): () => BrowserHarness {
+/** `api`: read when the harness starts (after hooks registered before this call, such as a
+ * test server's): the treesync server the page reaches through its own origin. */
+export function useHarness(api?: () => string): () => BrowserHarness {
   let started: BrowserHarness | undefined;
   let failure: unknown;
   beforeAll(async () => {
     try {
-      started = await startHarness();
+      started = await startHarness(undefined, api?.());
     } catch (err) {
       failure = err;
     }

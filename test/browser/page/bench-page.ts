@@ -55,6 +55,21 @@ async function reopenAndRead(name: string) {
   }
 }
 
+/** Bootstraps a new replica of `tree` from the server behind this page's origin: seconds from
+ * the call to the committed snapshot, and how many progress events arrived. */
+async function bootstrapInto(storage: 'opfs' | 'memory', name: string, tree: string) {
+  const replica = await openLocalReplica({ storage, name });
+  try {
+    let events = 0;
+    const started = performance.now();
+    const loaded = await replica.bootstrap({ url: (globalThis as unknown as { location: { origin: string } }).location.origin, tree }, () => void events++);
+    const seconds = (performance.now() - started) / 1000;
+    return { storage: replica.storage, seconds, rows: loaded.rows, bytes: loaded.bytes, seq: loaded.seq, events };
+  } finally {
+    await replica.close();
+  }
+}
+
 const page = globalThis as unknown as Record<string, unknown>;
-page.bench = { timeVfs, bulkCreate, reopenAndRead };
+page.bench = { timeVfs, bulkCreate, reopenAndRead, bootstrapInto };
 page.treesyncReady = true;

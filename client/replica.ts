@@ -38,7 +38,7 @@ export interface LocalReplica extends Replica {
   children(id: string): Promise<Array<{ id: string; pos: string; fields: Record<string, unknown> }>>;
   /** Loads the server's snapshot of a tree (see WorkerApi.bootstrap). */
   bootstrap(
-    options: { url: string; tree: string; token?: string },
+    options: { url: string; tree: string; token?: string; compression?: boolean },
     onProgress?: (progress: BootstrapProgress) => void,
   ): Promise<{ tree: string; seq: number; rows: number; bytes: number }>;
   seq(): Promise<number | null>;

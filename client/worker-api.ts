@@ -85,7 +85,7 @@ export interface WorkerApi {
    * not yet acknowledged are kept and merged again. `onProgress` (a Comlink.proxy) hears at
    * least every 100 ms while the load runs. */
   bootstrap(
-    options: { url: string; tree: string; token?: string },
+    options: { url: string; tree: string; token?: string; compression?: boolean },
     onProgress?: (progress: BootstrapProgress) => void,
   ): Promise<{ tree: string; seq: number; rows: number; bytes: number }>;
   /** The server seq the replica holds (after a bootstrap), or null. */

@@ -69,16 +69,11 @@ export async function newOps(db: Db, batch: BatchOp[]): Promise<BatchOp[]> {
     else if (content(seen) !== content(op)) throw conflict(op, 'is repeated in the batch with other content');
   }
   const fresh: BatchOp[] = [];
-  const known = new Map<string, string | undefined>();
   for (const op of batch) {
-    let stored: string | undefined;
-    if (known.has(op.ts)) stored = known.get(op.ts);
-    else {
-      stored = await storedContent(db, op.ts);
-      known.set(op.ts, stored);
-      if (stored === undefined && first.get(op.ts) === op) fresh.push(op);
-    }
-    if (stored !== undefined && stored !== content(op)) throw conflict(op, 'is already stored with other content');
+    const had = first.get(op.ts) === op ? await storedContent(db, op.ts) : undefined;
+    if (had === undefined) {
+      if (first.get(op.ts) === op) fresh.push(op);
+    } else if (had !== content(op)) throw conflict(op, 'is already stored with other content');
   }
   return fresh;
 }

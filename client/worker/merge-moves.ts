@@ -14,8 +14,8 @@
  * late batch, the logged moves after its oldest move (the window), never the tree.
  * Runs inside the caller's transaction.
  */
-import { ROOT, TRASH, type MoveOp } from '../../protocol/ops.ts';
-import type { Db } from './sqlite-db.ts';
+import type { MoveOp } from '../../protocol/ops.ts';
+import type { Db, SqlValue } from './sqlite-db.ts';
 
 interface LoggedMove extends MoveOp {
   oldParent: string | null;
@@ -26,16 +26,6 @@ interface LoggedMove extends MoveOp {
 interface NodeState {
   parent: string | null;
   pos: string;
-}
-
-async function nodeState(db: Db, id: string): Promise<NodeState | undefined> {
-  const row = await db.get('select parent, pos from nodes where id = ?', [id]);
-  return row === undefined ? undefined : { parent: row[0] as string | null, pos: row[1] as string };
-}
-
-async function exists(db: Db, id: string): Promise<boolean> {
-  if (id === ROOT || id === TRASH) return true;
-  return (await db.get('select 1 from nodes where id = ?', [id])) !== undefined;
 }
 
 /** True when `node` is `from` or one of its ancestors. The tree has no cycle, so the walk
@@ -54,14 +44,22 @@ async function isAncestorOrSelf(db: Db, node: string, from: string): Promise<boo
 }
 
 /** Applies one move to the tree as the next in ts order; returns what the log must say. */
-async function applyOne(db: Db, op: MoveOp): Promise<Pick<LoggedMove, 'oldParent' | 'oldPos' | 'applied'>> {
-  const old = await nodeState(db, op.node);
-  const logged = { oldParent: old ? old.parent : null, oldPos: old ? old.pos : null };
-  if (op.node === op.parent || !(await exists(db, op.parent))) return { ...logged, applied: false };
-  if (old === undefined) {
+async function applyOne(db: Db, op: MoveOp): Promise<Outcome> {
+  // One probe: the node's place (no row: it does not exist; only ROOT and TRASH have no
+  // parent, and they never move) and whether the new parent exists.
+  const probe = (await db.get(
+    `select n.parent, n.pos, ?2 in ('ROOT', 'TRASH') or exists (select 1 from nodes p where p.id = ?2)
+       from (select 1) left join nodes n on n.id = ?1`,
+    [op.node, op.parent],
+  ))!;
+  const oldParent = probe[0] as string | null;
+  const oldPos = probe[1] as string | null;
+  const logged = { oldParent, oldPos };
+  if (op.node === op.parent || Number(probe[2]) !== 1) return { ...logged, applied: false };
+  if (oldParent === null) {
     // Creating a node: it has no descendants, so it cannot make a cycle.
     await db.run('insert into nodes (id, parent, pos) values (?, ?, ?)', [op.node, op.parent, op.pos]);
-  } else if (old.parent === op.parent) {
+  } else if (oldParent === op.parent) {
     // Staying under the same parent: only the order key changes.
     await db.run('update nodes set pos = ? where id = ?', [op.pos, op.node]);
   } else {
@@ -69,6 +67,30 @@ async function applyOne(db: Db, op: MoveOp): Promise<Pick<LoggedMove, 'oldParent
     await db.run('update nodes set parent = ?, pos = ? where id = ?', [op.parent, op.pos, op.node]);
   }
   return { ...logged, applied: true };
+}
+
+type Outcome = Pick<LoggedMove, 'oldParent' | 'oldPos' | 'applied'>;
+
+/** Undoes the window's applied moves: each node goes back to where the first of them found it
+ * (the same as undoing them one by one, newest first); a node that move created did not exist
+ * before it. Two statements, whatever the window's size. */
+async function undo(db: Db, window: LoggedMove[]): Promise<void> {
+  const firstFound = new Map<string, LoggedMove>();
+  for (const m of window) if (m.applied && !firstFound.has(m.node)) firstFound.set(m.node, m);
+  const gone: string[] = [];
+  const back: Array<[string, string, string | null]> = [];
+  for (const m of firstFound.values()) {
+    if (m.oldParent === null) gone.push(m.node);
+    else back.push([m.node, m.oldParent, m.oldPos]);
+  }
+  if (gone.length > 0) await db.run('delete from nodes where id in (select value from json_each(?1))', [JSON.stringify(gone)]);
+  if (back.length > 0) {
+    await db.run(
+      `update nodes set parent = j.value ->> 1, pos = j.value ->> 2
+         from json_each(?1) j where nodes.id = j.value ->> 0`,
+      [JSON.stringify(back)],
+    );
+  }
 }
 
 /** Merges new moves (never seen before, any order) into the tree and the log.
@@ -92,17 +114,14 @@ export async function mergeMoves(db: Db, moves: MoveOp[]): Promise<{ undone: num
     applied: Number(r[6]) === 1,
   }));
 
-  // 2. Undo them, newest first: each applied move puts its node back where it found it; a node
-  //    that move created did not exist before it.
-  for (let i = window.length - 1; i >= 0; i--) {
-    const m = window[i]!;
-    if (!m.applied) continue;
-    if (m.oldParent === null) await db.run('delete from nodes where id = ?', [m.node]);
-    else await db.run('update nodes set parent = ?, pos = ? where id = ?', [m.oldParent, m.oldPos, m.node]);
-  }
+  // 2. Undo them.
+  await undo(db, window);
 
   // 3. Apply the new moves and redo the undone ones, in ts order (a merge of two sorted lists).
   let skipped = 0;
+  // Log writes wait for the end (nothing below reads the log): one statement each.
+  const added: SqlValue[][] = [];
+  const changed: SqlValue[][] = [];
   let w = 0;
   let f = 0;
   while (w < window.length || f < fresh.length) {
@@ -111,23 +130,25 @@ export async function mergeMoves(db: Db, moves: MoveOp[]): Promise<{ undone: num
       const op = fresh[f++]!;
       const outcome = await applyOne(db, op);
       if (!outcome.applied) skipped++;
-      await db.run(
-        'insert into moves (ts, node, parent, pos, old_parent, old_pos, applied) values (?, ?, ?, ?, ?, ?, ?)',
-        [op.ts, op.node, op.parent, op.pos, outcome.oldParent, outcome.oldPos, outcome.applied ? 1 : 0],
-      );
+      added.push([op.ts, op.node, op.parent, op.pos, outcome.oldParent, outcome.oldPos, outcome.applied ? 1 : 0]);
     } else {
       const m = window[w++]!;
       const outcome = await applyOne(db, m);
       if (outcome.oldParent !== m.oldParent || outcome.oldPos !== m.oldPos || outcome.applied !== m.applied) {
         // A redone move whose outcome changed: the log must say what really happened.
-        await db.run('update moves set old_parent = ?, old_pos = ?, applied = ? where ts = ?', [
-          outcome.oldParent,
-          outcome.oldPos,
-          outcome.applied ? 1 : 0,
-          m.ts,
-        ]);
+        changed.push([m.ts, outcome.oldParent, outcome.oldPos, outcome.applied ? 1 : 0]);
       }
     }
+  }
+
+  // 4. The log: the new entries (in ts order: appended to the table's key order), and the
+  //    redone ones whose outcome changed. (A statement per row: short statements through the
+  //    raw exports cost less than SQLite's JSON parsing of the batch in WebAssembly.)
+  for (const row of added) {
+    await db.run('insert into moves (ts, node, parent, pos, old_parent, old_pos, applied) values (?, ?, ?, ?, ?, ?, ?)', row);
+  }
+  for (const row of changed) {
+    await db.run('update moves set old_parent = ?2, old_pos = ?3, applied = ?4 where ts = ?1', row);
   }
   return { undone: window.length, skipped };
 }

@@ -92,18 +92,21 @@ export class Db {
       if (!this.scratch) this.fail('out of memory');
     }
     const heap = m.HEAPU8;
-    let bytes = 0;
-    let ascii = true;
-    for (let k = 0; k < value.length; k++) {
-      const c = value.charCodeAt(k);
-      if (c >= 0x80) {
-        ascii = false;
-        break;
+    const at = this.scratch;
+    let bytes = -1;
+    if (value.length <= 32) {
+      // Short ids and keys: copied byte by byte when ASCII (cheaper than a call to the encoder).
+      bytes = value.length;
+      for (let k = 0; k < value.length; k++) {
+        const c = value.charCodeAt(k);
+        if (c >= 0x80) {
+          bytes = -1;
+          break;
+        }
+        heap[at + k] = c;
       }
-      heap[this.scratch + k] = c;
     }
-    if (ascii) bytes = value.length;
-    else bytes = encoder.encodeInto(value, heap.subarray(this.scratch, this.scratch + this.scratchBytes)).written;
+    if (bytes < 0) bytes = encoder.encodeInto(value, heap.subarray(at, at + this.scratchBytes)).written;
     if (m._sqlite3_bind_text(stmt, i, this.scratch, bytes, SQLITE_TRANSIENT) !== 0) this.fail('bind');
   }
 

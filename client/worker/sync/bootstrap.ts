@@ -13,6 +13,9 @@ export interface BootstrapOptions {
   tree: string;
   /** A bearer token (the app resolves a token function before calling). */
   token?: string;
+  /** false: ask for the stream uncompressed (faster on loopback and fast networks; browsers
+   * decide this header themselves and ignore it). Default: the runtime's choice (gzip). */
+  compression?: boolean;
 }
 
 export async function bootstrap(
@@ -22,7 +25,18 @@ export async function bootstrap(
   onProgress?: (p: LoadProgress) => void,
 ): Promise<LoadResult> {
   const url = `${options.url.replace(/\/+$/, '')}/v1/trees/${encodeURIComponent(options.tree)}/snapshot`;
-  const res = await fetch(url, { headers: options.token ? { authorization: `Bearer ${options.token}` } : {} });
+  const headers: Record<string, string> = {};
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.compression === false) headers['accept-encoding'] = 'identity';
+  // Until the stream's header arrives (the server starts its COPY), progress says "0 rows", so
+  // the app hears within 100 ms from the start too.
+  const waiting = onProgress ? setInterval(() => onProgress({ rows: 0, totalRows: 0, bytes: 0, done: false }), 100) : undefined;
+  let res: Response;
+  try {
+    res = await fetch(url, { headers });
+  } finally {
+    clearInterval(waiting);
+  }
   if (!res.ok || !res.body) {
     let code: ErrorCode = 'unavailable';
     let message = `GET ${url} answered ${res.status}`;

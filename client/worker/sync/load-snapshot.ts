@@ -4,8 +4,8 @@
  * the previous replica exactly as it was.
  *
  * Why it is fast: rows arrive sorted by key (nodes by id, fields by (node, key), moves by ts),
- * so each WITHOUT ROWID table grows at its right edge; a batch goes into SQLite as one JSON text
- * (one bind, unpacked by json_each inside SQLite, not a bind per value from JavaScript); the
+ * so each WITHOUT ROWID table grows at its right edge; rows go in 100 to a statement with typed
+ * binds (fewer trips into SQLite's VM; faster here than one JSON text unpacked by json_each); the
  * secondary index is dropped for the load and built once after; a larger page cache holds the
  * pages being written. Memory: one batch of rows at a time, never the snapshot.
  *
@@ -17,7 +17,7 @@ import { readSnapshot, type ByteSource } from '../../snapshot-reader.ts';
 import { mergeBatch } from '../apply-ops.ts';
 import { validateBatch } from '../batch.ts';
 import { INDEXES_SQL } from '../schema.ts';
-import type { Db } from '../sqlite-db.ts';
+import type { Db, SqlValue } from '../sqlite-db.ts';
 import { writeState } from '../sync-state.ts';
 
 export interface LoadProgress extends SnapshotProgress {
@@ -36,17 +36,33 @@ export interface LoadResult {
 const BATCH_ROWS = 5_000;
 /** Progress at least this often while rows arrive (and from a timer while they do not). */
 const PROGRESS_MS = 100;
+/** SQLite VM steps between two looks at the clock during a statement. */
+const PROGRESS_STEPS = 100_000;
 /** The page cache during a load, in KiB (SQLite's negative cache_size). */
 const LOAD_CACHE_KIB = 256 * 1024;
 
-const INSERT = {
-  nodes: `insert into nodes (id, parent, pos)
-          select value ->> 0, value ->> 1, value ->> 2 from json_each(?1)`,
-  fields: `insert into fields (node, key, value, ts)
-           select value ->> 0, value ->> 1, nullif(value ->> 2, 'null'), value ->> 3 from json_each(?1)`,
-  moves: `insert into moves (ts, node, parent, pos, old_parent, old_pos, applied)
-          select value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6 from json_each(?1)`,
+/** Rows per INSERT statement: many rows per step of SQLite's VM, one bind per value. */
+const ROWS_PER_INSERT = 100;
+
+const COLUMNS = {
+  nodes: ['id', 'parent', 'pos'],
+  fields: ['node', 'key', 'value', 'ts'],
+  moves: ['ts', 'node', 'parent', 'pos', 'old_parent', 'old_pos', 'applied'],
 } as const;
+
+function insertSql(section: keyof typeof COLUMNS, rows: number): string {
+  const cols = COLUMNS[section];
+  const tuple = `(${cols.map(() => '?').join(', ')})`;
+  return `insert into ${section} (${cols.join(', ')}) values ${Array(rows).fill(tuple).join(', ')}`;
+}
+
+/** Inserts rows (arrays in COLUMNS order, sorted by key) in statements of ROWS_PER_INSERT. */
+async function insertRows(db: Db, section: keyof typeof COLUMNS, rows: SqlValue[][]): Promise<void> {
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+    const chunk = rows.slice(i, i + ROWS_PER_INSERT);
+    await db.run(insertSql(section, chunk.length), chunk.flat());
+  }
+}
 
 export async function loadSnapshot(
   db: Db,
@@ -60,7 +76,18 @@ export async function loadSnapshot(
     lastSent = Date.now();
     onProgress({ ...last, done });
   };
-  const timer = setInterval(() => send(false), PROGRESS_MS);
+  const due = () => {
+    if (Date.now() - lastSent >= PROGRESS_MS) send(false);
+  };
+  // Between batches a timer speaks while the stream is slow; inside a long statement (building
+  // the index over a million rows takes seconds) SQLite's progress handler does, every
+  // PROGRESS_STEPS virtual machine steps. The handler runs in the middle of a statement and only
+  // posts a message; returning 0 lets the statement go on.
+  const timer = setInterval(due, PROGRESS_MS);
+  db.sqlite3.progress_handler(db.handle, PROGRESS_STEPS, () => {
+    due();
+    return 0;
+  }, null);
   await db.exec(`pragma cache_size = -${LOAD_CACHE_KIB}`);
   try {
     const result = await db.transaction(async () => {
@@ -74,15 +101,16 @@ export async function loadSnapshot(
           send(false);
           continue;
         }
-        const rows =
+        const rows: SqlValue[][] =
           event.section === 'nodes'
             ? event.rows.map((r) => [r.id, r.parent, r.pos])
             : event.section === 'fields'
-              ? event.rows.map((r) => [r.node, r.key, r.value, r.ts])
+              ? // The jsonb text as Postgres printed it is the replica's stored form; `null` is a tombstone.
+                event.rows.map((r) => [r.node, r.key, r.value === 'null' ? null : r.value, r.ts])
               : event.rows.map((r) => [r.ts, r.node, r.parent, r.pos, r.old_parent, r.old_pos, r.applied ? 1 : 0]);
-        await db.run(INSERT[event.section], [JSON.stringify(rows)]);
+        await insertRows(db, event.section, rows);
         last = event.progress;
-        if (Date.now() - lastSent >= PROGRESS_MS) send(false);
+        due();
       }
       if (!header) throw new Error('the snapshot stream had no header');
       await db.exec(INDEXES_SQL);
@@ -95,6 +123,8 @@ export async function loadSnapshot(
     return result;
   } finally {
     clearInterval(timer);
+    // No handler: wa-sqlite unregisters it.
+    db.sqlite3.progress_handler(db.handle, 0, null as never, null);
     await db.exec('pragma cache_size = -2000');
   }
 }

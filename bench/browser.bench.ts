@@ -6,7 +6,7 @@
  *   20,000 nodes (median of ROUNDS, alternating which goes first): how open-opfs.ts chose;
  * - 200,000 node creations applied through the pinned Replica interface into an OPFS replica,
  *   in batches of 10,000: rows/s; then the replica reopened and read back;
- * - a bootstrap of a 200,000-node tree (one field per node, one logged move per node: 600,000
+ * - a bootstrap of a 200,000-node tree (one field per node, one logged move per node: 600,002
  *   rows) from a server process on embedded Postgres, through the page's own origin, into OPFS
  *   and into memory: seconds, rows/s. The tree is written with SQL (test/snapshot/).
  *

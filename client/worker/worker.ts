@@ -5,5 +5,6 @@
 import * as Comlink from 'comlink';
 import SQLiteESMFactory from '@journeyapps/wa-sqlite/dist/wa-sqlite.mjs';
 import { createReplicaService } from './replica-service.ts';
+import { openBrowserStorage } from './storage/open-storage.ts';
 
-Comlink.expose(createReplicaService(() => SQLiteESMFactory()));
+Comlink.expose(createReplicaService(() => SQLiteESMFactory(), openBrowserStorage));

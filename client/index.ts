@@ -9,18 +9,28 @@
  */
 import { fromWireError } from './errors.ts';
 import type { SpawnedWorker } from './spawn-worker.ts';
-import { replicaOf, type LocalReplica, type Replica } from './replica.ts';
+import { replicaOf, type Replica, type StoredReplica } from './replica.ts';
 import { openTreeOn, type OpenTreeOptions, type TreeClient } from './tree-client.ts';
+import type { StorageKind } from './worker/storage/storage-kind.ts';
 
-export type { Replica, LocalReplica } from './replica.ts';
+export type { Replica, LocalReplica, StoredReplica } from './replica.ts';
+export type { StorageKind } from './worker/storage/storage-kind.ts';
 export type { ApplyResult, NodeRow, ValueRow, FieldRow, MoveLogRow, Placement } from './worker-api.ts';
 export type { ReplicaError } from './errors.ts';
 export type { TreeClient, TreeEvent, OpenTreeOptions } from './tree-client.ts';
 export type { SyncStatus, ChangeEvent, NodeInfo, BootstrapProgress } from './worker-api.ts';
 
 export interface OpenReplicaOptions {
-  /** Where the replica lives. Only `memory` for now: it lasts as long as the worker. */
-  storage?: 'memory';
+  /** Where the replica lives (docs/browser.md). `memory` (the default, and the only one in
+   * Node) lasts as long as the replica; `opfs` (falling back to `idb` where OPFS is missing) and
+   * `idb` persist in the browser: the same `name` in the same origin reopens the same replica,
+   * after a reload too, and one tab owns it at a time. */
+  storage?: StorageKind;
+  /** A persistent replica's name, [A-Za-z0-9_-]{1,64}; default `default`. */
+  name?: string;
+  /** How long a persistent replica waits for another tab to let go of it before open rejects
+   * (code `unavailable`, reason `replica_in_use`); default 3,000 ms. */
+  lockWaitMs?: number;
 }
 
 export interface OpenLocalReplicaOptions extends OpenReplicaOptions {
@@ -46,15 +56,21 @@ export async function openReplica(options: OpenReplicaOptions = {}): Promise<Rep
 }
 
 /** openReplica, with local edits and the inspection calls of LocalReplica. */
-export async function openLocalReplica(options: OpenLocalReplicaOptions = {}): Promise<LocalReplica> {
+export async function openLocalReplica(options: OpenLocalReplicaOptions = {}): Promise<StoredReplica> {
   const worker = await spawn();
+  let storage: StorageKind;
   try {
-    await worker.api.open({ storage: options.storage ?? 'memory', ...(options.replica === undefined ? {} : { replica: options.replica }) });
+    ({ storage } = await worker.api.open({
+      storage: options.storage ?? 'memory',
+      ...(options.replica === undefined ? {} : { replica: options.replica }),
+      ...(options.name === undefined ? {} : { name: options.name }),
+      ...(options.lockWaitMs === undefined ? {} : { lockWaitMs: options.lockWaitMs }),
+    }));
   } catch (err) {
     await worker.terminate();
     throw fromWireError(err);
   }
-  return replicaOf(worker);
+  return replicaOf(worker, storage);
 }
 
 /** A tree kept in sync with the server: bootstraps from a snapshot on first open, then pushes

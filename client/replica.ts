@@ -9,6 +9,7 @@ import { rpc } from './errors.ts';
 import type { SpawnedWorker } from './spawn-worker.ts';
 import * as Comlink from 'comlink';
 import type { ApplyResult, BootstrapProgress, FieldRow, MoveLogRow, NodeRow, Placement, ValueRow } from './worker-api.ts';
+import type { StorageKind } from './worker/storage/storage-kind.ts';
 
 export interface Replica {
   /** treesync.apply_ops's semantics and validation; a bad batch rejects (an error with `code`
@@ -49,7 +50,13 @@ export interface LocalReplica extends Replica {
   dump(): Promise<Record<string, unknown[][]>>;
 }
 
-export function replicaOf(worker: SpawnedWorker): LocalReplica {
+/** An opened replica, and where it lives. */
+export interface StoredReplica extends LocalReplica {
+  /** The storage asked for, or `idb` where `opfs` was asked for and OPFS is missing. */
+  readonly storage: StorageKind;
+}
+
+export function replicaOf(worker: SpawnedWorker, storage: StorageKind = 'memory'): StoredReplica {
   let closed: Promise<void> | undefined;
   /** The worker's API while open; after close() every call rejects, saying so. */
   const api = () => {
@@ -57,6 +64,7 @@ export function replicaOf(worker: SpawnedWorker): LocalReplica {
     return worker.api;
   };
   return {
+    storage,
     apply: (ops) => rpc(() => api().apply(ops)),
     create: (parent, options) => rpc(() => api().create(parent, options)),
     move: (id, parent, options) => rpc(() => api().move(id, parent, options)),

@@ -20,7 +20,9 @@ export interface OpenTreeOptions {
   token?: string | (() => Promise<string>);
   /** This device's replica id ([A-Za-z0-9_-]{1,32}); made up and kept in the replica when not given. */
   replica?: string;
-  /** Where the replica lives; in Node only `memory`. `opfs` and `idb` come with the browser storage. */
+  /** Where the replica lives: `memory` (the default, and the only one in Node) or, in a
+   * browser, `opfs` (falling back to `idb`) or `idb`, persistent under the tree's id as its name
+   * (docs/browser.md): a reload reopens the same replica, its outbox and its seq. */
   storage?: 'memory' | 'opfs' | 'idb';
   /** Tuning of the loop (tests and special deployments): batch sizes, backoff, online at start. */
   sync?: Omit<SyncConfig, 'url' | 'tree'>;
@@ -62,10 +64,6 @@ export interface TreeClient {
 }
 
 export async function openTreeOn(worker: SpawnedWorker, options: OpenTreeOptions): Promise<TreeClient> {
-  if (options.storage !== undefined && options.storage !== 'memory') {
-    await worker.terminate();
-    throw new TreesyncError('invalid_request', `storage ${options.storage} is not available here (only memory)`);
-  }
   const listeners = new Set<(event: TreeEvent) => void>();
   const emit = (event: TreeEvent) => {
     for (const l of listeners) {
@@ -107,7 +105,12 @@ export async function openTreeOn(worker: SpawnedWorker, options: OpenTreeOptions
     },
   };
   try {
-    await worker.api.open({ storage: 'memory', ...(options.replica === undefined ? {} : { replica: options.replica }) });
+    await worker.api.open({
+      storage: options.storage ?? 'memory',
+      // A persistent replica is named after its tree, so two trees never share one.
+      name: options.tree,
+      ...(options.replica === undefined ? {} : { replica: options.replica }),
+    });
     await worker.api.startSync({ ...options.sync, url: options.url, tree: options.tree }, Comlink.proxy(hooks));
     const nav = (globalThis as { navigator?: { onLine?: boolean } }).navigator;
     if (nav?.onLine === false) await worker.api.setNetwork(false);

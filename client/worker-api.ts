@@ -4,6 +4,7 @@
  * calls it through `Comlink.wrap<WorkerApi>`. Rejections carry a WireError (errors.ts).
  */
 import type { Op } from '../protocol/ops.ts';
+import type { StorageKind } from './worker/storage/storage-kind.ts';
 
 export interface ApplyResult {
   accepted: number;
@@ -44,7 +45,12 @@ export interface FieldRow {
 }
 
 export interface OpenOptions {
-  storage: 'memory';
+  storage: StorageKind;
+  /** A persistent replica's name ([A-Za-z0-9_-]{1,64}; default `default`): the same name in the
+   * same origin is the same database. Ignored for `memory`. */
+  name?: string;
+  /** How long a persistent replica waits for another tab's worker to let go of it. */
+  lockWaitMs?: number;
   /** This replica's id ([A-Za-z0-9_-]{1,32}), the last part of its timestamps; made up when
    * not given. */
   replica?: string;
@@ -121,9 +127,11 @@ export interface NodeInfo {
 }
 
 export interface WorkerApi {
-  /** Opens the replica's database (in memory) and creates its schema. After close(), open()
-   * starts a new, empty replica in the same worker. */
-  open(options: OpenOptions): Promise<void>;
+  /** Opens the replica's database and creates its schema (keeping what a persistent one holds).
+   * After close(), open() starts again in the same worker: a new, empty replica in memory, the
+   * same one again for a persistent storage and name. Resolves with the storage it got (`opfs`
+   * falls back to `idb`; worker/storage/). */
+  open(options: OpenOptions): Promise<{ storage: StorageKind }>;
   /** treesync.apply_ops on the replica. */
   apply(ops: Op[]): Promise<ApplyResult>;
   /** Replaces the replica's tree with the server's snapshot of `tree`, in one transaction (a

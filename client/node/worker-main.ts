@@ -17,6 +17,8 @@ if (!parentPort) throw new Error('worker-main.ts runs in a worker thread');
 const wasm = new URL(import.meta.resolve('@journeyapps/wa-sqlite/dist/wa-sqlite.wasm'));
 Comlink.expose(
   // Node 20 has no global WebSocket: the sync loop's events socket uses the `ws` package's.
-  createReplicaService(async () => SQLiteESMFactory({ wasmBinary: await readFile(wasm) }), { WebSocket: WebSocket as unknown as SocketClass }),
+  createReplicaService(async () => SQLiteESMFactory({ wasmBinary: await readFile(wasm) }), undefined, {
+    WebSocket: WebSocket as unknown as SocketClass,
+  }),
   nodeEndpoint(parentPort),
 );

@@ -55,6 +55,13 @@ for (let l = 1; l <= MAX_DIGITS; l++) {
   FIRST[l + 1] = FIRST[l]! + POWERS[l]!;
   LAST_NEGATIVE[l] = LAST_NEGATIVE[l - 1]! - POWERS[l]!;
 }
+/** By byte: the digit's value, or -1. */
+const DIGIT_VALUE: number[] = Array.from({ length: 128 }, (_, c) => DIGITS.indexOf(String.fromCharCode(c)));
+/** By byte: the number of digits a head announces, negative for a negative integer; 0: no head. */
+const HEAD_LENGTH: number[] = Array.from({ length: 128 }, (_, c) => {
+  const ch = String.fromCharCode(c);
+  return POSITIVE_HEADS.indexOf(ch) + 1 || -(NEGATIVE_HEADS.indexOf(ch) + 1);
+});
 /** The range of one integer: about ±2.2e14, well inside the exact doubles. */
 const MAX_INT = FIRST[MAX_DIGITS + 1]! - 1;
 const MIN_INT = LAST_NEGATIVE[MAX_DIGITS]!;
@@ -112,6 +119,8 @@ export function findBetween(a: string | null, b: string | null): string | null {
   if (la !== undefined && lb !== undefined) {
     const list = listBetween(la, lb);
     key = list === null ? null : formatKey(list);
+    // Near the length limit (or the integers' range) the byte-wise choice may still fit.
+    if (key === null || key.length > MAX_KEY_BYTES) key = bytesBetween(a ?? '', b);
   } else {
     key = mixedBetween(a, b, la, lb);
   }
@@ -142,18 +151,16 @@ export function parseKey(key: string): number[] | undefined {
   const list: number[] = [];
   let i = 0;
   while (i < key.length) {
-    const head = key[i]!;
-    const positive = POSITIVE_HEADS.indexOf(head);
-    const negative = NEGATIVE_HEADS.indexOf(head);
-    const length = positive >= 0 ? positive + 1 : negative >= 0 ? negative + 1 : 0;
+    const head = HEAD_LENGTH[key.charCodeAt(i)] ?? 0;
+    const length = Math.abs(head);
     if (length === 0 || i + 1 + length > key.length) return undefined;
     let digits = 0;
     for (let j = i + 1; j <= i + length; j++) {
-      const d = DIGITS.indexOf(key[j]!);
+      const d = DIGIT_VALUE[key.charCodeAt(j)] ?? -1;
       if (d < 0) return undefined;
       digits = digits * BASE + d;
     }
-    list.push(positive >= 0 ? FIRST[length]! + digits : LAST_NEGATIVE[length]! + digits);
+    list.push(head > 0 ? FIRST[length]! + digits : LAST_NEGATIVE[length]! + digits);
     i += 1 + length;
   }
   return list;

@@ -7,6 +7,7 @@
 import * as SQLite from '@journeyapps/wa-sqlite';
 import * as Comlink from 'comlink';
 import { MAX_VALUE_BYTES } from '../../protocol/ops.ts';
+import { TreesyncError } from '../../protocol/errors.ts';
 import { toWireError } from '../errors.ts';
 import type { FieldRow, MoveLogRow, NodeRow, SyncListener, ValueRow, WorkerApi } from '../worker-api.ts';
 import { applyOps } from './apply-ops.ts';
@@ -19,6 +20,8 @@ import { serial } from './serial.ts';
 import type { SocketClass } from './sync/events-socket.ts';
 import { SyncLoop } from './sync/sync-loop.ts';
 import { Db } from './sqlite-db.ts';
+import type { OpenStorage } from './storage/open-storage.ts';
+import { checkStorageOptions, type StorageKind } from './storage/storage-kind.ts';
 
 /** Loads the wa-sqlite Emscripten module (in Node: with the wasm binary passed in). */
 export type LoadSqlite = () => Promise<unknown>;
@@ -31,9 +34,13 @@ export interface Runtime {
   WebSocket?: SocketClass;
 }
 
-export function createReplicaService(loadSqlite: LoadSqlite, runtime: Runtime = {}): WorkerApi {
+/** `openStorage` opens a persistent replica (worker/storage/; browsers only): without it, as in
+ * Node, storage is `memory` only. */
+export function createReplicaService(loadSqlite: LoadSqlite, openStorage?: OpenStorage, runtime: Runtime = {}): WorkerApi {
   let db: Db | undefined;
   let edits: LocalEdits | undefined;
+  /** Closes `db` and lets go of what its storage holds (files, the replica's lock). */
+  let closeDb: (() => Promise<void>) | undefined;
   let loop: SyncLoop | undefined;
   let listener: SyncListener | undefined;
   const looping = (): SyncLoop => {
@@ -91,17 +98,34 @@ export function createReplicaService(loadSqlite: LoadSqlite, runtime: Runtime = 
     open: (options) =>
       call(async () => {
         if (db) throw new Error('the replica is open already');
-        if (options.storage !== 'memory') throw new Error(`storage ${String(options.storage)} is not supported`);
-        if (!sqlite) {
-          const module = await loadSqlite();
-          sqlite = { api: SQLite.Factory(module), module };
+        checkStorageOptions(options);
+        let opening: Db;
+        let closing: () => Promise<void>;
+        let storage: StorageKind;
+        if (options.storage === 'memory') {
+          if (!sqlite) {
+            const module = await loadSqlite();
+            sqlite = { api: SQLite.Factory(module), module };
+          }
+          const memory = await Db.open(sqlite.api, sqlite.module);
+          [opening, closing, storage] = [memory, () => memory.close(), 'memory'];
+        } else {
+          if (!openStorage) throw new TreesyncError('invalid_request', `storage ${options.storage} needs a browser worker (in Node, storage is memory)`);
+          const stored = await openStorage({ storage: options.storage, name: options.name ?? 'default', lockWaitMs: options.lockWaitMs });
+          [opening, closing, storage] = [stored.db, stored.close, stored.storage];
         }
-        const opening = await Db.open(sqlite.api, sqlite.module);
-        await createSchema(opening);
-        // A replica id made up once and kept in the replica (a persistent one reopens as itself).
-        const stored = await readState<string>(opening, 'replica');
-        edits = await LocalEdits.load(opening, options.replica ?? stored ?? newNodeId(), APPLY_OPTIONS);
+        try {
+          await createSchema(opening);
+          // A persistent replica reopened keeps the id its clock was made with.
+          const replica = options.replica ?? (await readState<string>(opening, 'replica')) ?? newNodeId();
+          edits = await LocalEdits.load(opening, replica, APPLY_OPTIONS);
+        } catch (err) {
+          await closing();
+          throw err;
+        }
         db = opening;
+        closeDb = closing;
+        return { storage };
       }),
 
     apply: (ops) => call(() => applyOps(opened(), ops, APPLY_OPTIONS, (batch) => editor().observe(batch))),
@@ -226,10 +250,11 @@ export function createReplicaService(loadSqlite: LoadSqlite, runtime: Runtime = 
         loop?.stop();
         loop = undefined;
         listener = undefined;
-        const closing = db;
+        const closing = closeDb;
         db = undefined;
+        closeDb = undefined;
         edits = undefined;
-        await closing?.close();
+        await closing?.();
       }),
   };
 }

@@ -7,6 +7,7 @@
 import * as Comlink from 'comlink';
 import SQLiteESMFactory from '@journeyapps/wa-sqlite/dist/wa-sqlite.mjs';
 import { createReplicaService } from './replica-service.ts';
+import { openBrowserStorage } from './storage/open-storage.ts';
 import type { SocketClass } from './sync/events-socket.ts';
 
 const scope = globalThis as unknown as {
@@ -14,7 +15,7 @@ const scope = globalThis as unknown as {
   navigator?: { onLine?: boolean };
   addEventListener?(type: string, listener: () => void): void;
 };
-const service = createReplicaService(() => SQLiteESMFactory(), scope.WebSocket ? { WebSocket: scope.WebSocket } : {});
+const service = createReplicaService(() => SQLiteESMFactory(), openBrowserStorage, scope.WebSocket ? { WebSocket: scope.WebSocket } : {});
 scope.addEventListener?.('online', () => void service.setNetwork(true));
 scope.addEventListener?.('offline', () => void service.setNetwork(false));
 Comlink.expose(service);

@@ -97,7 +97,11 @@ export class GroupCommit {
           await client.query('release savepoint push');
           outcomes.push({ ok: true, result });
         } catch (err) {
-          await client.query('rollback to savepoint push');
+          // When the savepoint cannot be rolled back (the connection is gone), the whole group
+          // fails with this push's error, the one that says why.
+          await client.query('rollback to savepoint push').catch(() => {
+            throw err;
+          });
           outcomes.push({ ok: false, err });
         }
       }

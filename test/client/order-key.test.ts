@@ -236,12 +236,32 @@ describe('two replicas at the same spot at once', () => {
   });
 });
 
-test('keys never pass 128 bytes: findBetween answers null instead', () => {
-  const long = 'a0'.repeat(63) + 'a0'; // 128 bytes
+test('keys never pass 128 bytes: near the limit the byte-wise choice, else null', () => {
+  const long = 'a0'.repeat(64); // 128 bytes
   expect(long).toHaveLength(MAX_KEY_BYTES);
   expect(findBetween(long, null)).toBe('aG');
-  expect(findBetween(long.slice(0, 126) + 'Zz', long)).toBeNull();
+  // Adjacent integers in 127-byte keys: a new level would take 129 bytes, one more byte fits.
+  const p = 'a0'.repeat(62);
+  expect(findBetween(p + 'b00', p + 'b01')).toBe(p + 'b00O');
+  // Below a 128-byte key of this form: a shorter key of any form.
+  expect(findBetween(long.slice(0, 126) + 'Zz', long)).toBe('a0'.repeat(63) + ']');
+  expect(findBetween('x'.repeat(127) + 'a', 'x'.repeat(127) + 'b')).toBeNull();
 });
+
+prop.prop([fc.array(fc.integer({ min: -100, max: 100 }), { minLength: 1, maxLength: 64 }), fc.nat()], { numRuns: runs })(
+  'between two keys of this form of up to 127 bytes, a key always fits',
+  (list, cut) => {
+    const a = formatKey(list).slice(0, 127);
+    const parsed = parseKey(a);
+    fc.pre(parsed !== undefined && parsed.length > 0);
+    // The next key up at the last integer: as close to a as this form gets.
+    const b = formatKey([...parsed!.slice(0, -1), parsed!.at(-1)! + 1 + (cut % 2)]);
+    fc.pre(b.length <= 127 && a < b);
+    const key = findBetween(a, b);
+    expect(key).not.toBeNull();
+    expect(a < key! && key! < b && key!.length <= MAX_KEY_BYTES).toBe(true);
+  },
+);
 
 function compareLists(x: readonly number[], y: readonly number[]): number {
   for (let i = 0; i < Math.min(x.length, y.length); i++) {

@@ -16,9 +16,11 @@ const at = (ms: number, replica: string) => formatTs(Date.now() - 60_000 + ms, 0
 test('12 pushes at once, one of them a conflicting batch and one ahead of the tree', async () => {
   const token = await server.token();
   await server.call('PUT', `/v1/trees/${TREE}`, { token });
-  const first: Op = { ts: at(0, 'seed'), type: 'move', node: 'seed', parent: 'ROOT', pos: 'a' };
+  // The seed is w3's: an op's ts names the replica that pushes it, so w3 can later send the
+  // seed's ts with other content.
+  const first: Op = { ts: at(0, 'w3'), type: 'move', node: 'seed', parent: 'ROOT', pos: 'a' };
   const seeded = await server.call('POST', `/v1/trees/${TREE}/push`, {
-    token, body: { replica: 'seed', seen: 0, floor: first.ts, ops: [first] },
+    token, body: { replica: 'w3', seen: 0, floor: first.ts, ops: [first] },
   });
   expect(seeded.status).toBe(200);
 
@@ -27,7 +29,7 @@ test('12 pushes at once, one of them a conflicting batch and one ahead of the tr
     const ops: Op[] = Array.from({ length: 20 }, (_, i) => ({
       ts: at(1000 + i, replica), type: 'move', node: `${replica}-${i}`, parent: i ? `${replica}-${i - 1}` : 'seed', pos: 'a',
     }));
-    // w3 sends the seed's ts with other content (ts_conflict); w7 claims a seq the tree never had.
+    // w3 sends its seed's ts again with other content (ts_conflict); w7 claims a seq the tree never had.
     if (w === 3) ops.push({ ...first, parent: 'TRASH' });
     return { replica, seen: w === 7 ? 10_000 : 1, ops };
   });
@@ -68,7 +70,7 @@ test('12 pushes at once, one of them a conflicting batch and one ahead of the tr
     [TREE],
   );
   expect(stored.rows.map((r) => [r.replica, r.n])).toEqual(
-    ['seed', ...batches.filter((_, w) => w !== 3 && w !== 7).map((b) => b.replica)].sort().map((r) => [r, r === 'seed' ? 1 : 20]),
+    ['w3', ...batches.filter((_, w) => w !== 3 && w !== 7).map((b) => b.replica)].sort().map((r) => [r, r === 'w3' ? 1 : 20]),
   );
   const nodes = await db.query<{ n: number }>('select count(*)::int as n from treesync.nodes where tree = $1', [TREE]);
   expect(nodes.rows[0]!.n).toBe(2 + 1 + 20 * (WRITERS - 2));

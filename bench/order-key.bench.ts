@@ -7,6 +7,9 @@
  *   (b) the zig-zag (each insert into the gap just made): inserts until a key passes 128 bytes,
  *       and what the placement's re-keying costs to keep 10,000 of them within 128
  *   (c) keys per second: appends, inserts between neighbours, and placements with a window
+ *   (d) next to keys written by others (any printable ASCII, e.g. `p123`, `~`, fractional-
+ *       indexing's): the longest key after 10,000 appends after one, prepends before one, and
+ *       inserts between two; and appends per second after one
  *
  * Pure CPU, no database. Prints a table and writes it to bench/results/order-keys.md.
  * BENCH_SCALE=0.1 runs a tenth of it.
@@ -112,6 +115,24 @@ function zigzagPlaced(window: number) {
   return { moved, plans, largest, longest: Math.max(...items.map((s) => s.pos.length)), seconds };
 }
 
+/** Keys written by others that bench (d) starts from. */
+const FOREIGN = ['p123', 'zzzz', '~', '!', 'a0V', 'x'.repeat(100)];
+const show = (key: string) => JSON.stringify(key.length > 12 ? `${key.slice(0, 3)}…` : key);
+
+/** Our keys only (fractional-indexing refuses keys not of its form): the longest of `count`
+ * keys made by `step` from `start`, each from the one before, checked to be in order. */
+function foreignRun(start: string, count: number, step: (previous: string) => string, increasing: boolean): number {
+  let previous = start;
+  let longest = 0;
+  for (let i = 0; i < count; i++) {
+    const key = step(previous);
+    if (increasing ? !(previous < key) : !(key < previous)) throw new Error(`out of order after ${JSON.stringify(previous)}`);
+    longest = Math.max(longest, key.length);
+    previous = key;
+  }
+  return longest;
+}
+
 /** Calls per second of `body`, over at least `minMs` of runs of `count` calls. */
 function rate(count: number, body: () => void, minMs = 500): number {
   body(); // warm up
@@ -129,6 +150,14 @@ function appendRate(between: Between): number {
   return rate(count, () => {
     let key: string | null = null;
     for (let i = 0; i < count; i++) key = between(key, null);
+  });
+}
+
+function appendForeignRate(): number {
+  const count = n(100_000);
+  return rate(count, () => {
+    let key = 'p123';
+    for (let i = 0; i < count; i++) key = ours(key, null);
   });
 }
 
@@ -189,10 +218,33 @@ async function main() {
       detail: `${fmt(z.plans)} inserts re-keyed (${((100 * z.plans) / EDITS).toFixed(1)} %), largest plan ${fmt(z.largest)} siblings (windows widened ×4 when too tight); ${z.seconds.toFixed(2)} s in all`,
     });
   }
+  for (const key of FOREIGN) {
+    const appends = foreignRun(key, EDITS, (k) => ours(k, null), true);
+    const prepends = foreignRun(key, EDITS, (k) => ours(null, k), false);
+    rows.push({
+      case: `${fmt(EDITS)} appends after / prepends before the foreign key ${show(key)} (${key.length} B)`,
+      figure: `longest ${appends} B / ${prepends} B`,
+      detail: `first key after: ${show(ours(key, null))}, before: ${show(ours(null, key))}`,
+    });
+  }
+  for (const [lo, hi] of [['p123', 'p124'], ['a0V', 'a0l']] as const) {
+    const typed = foreignRun(lo, EDITS, (k) => ours(k, hi), true);
+    const spot = foreignRun(hi, EDITS, (k) => ours(lo, k), false);
+    rows.push({
+      case: `${fmt(EDITS)} inserts between the foreign keys ${lo} and ${hi}`,
+      figure: `longest ${typed} B typed in order, ${spot} B at one spot`,
+      detail: `first key: ${show(ours(lo, hi))}`,
+    });
+  }
   rows.push({
     case: 'appends',
     figure: `${fmt(appendRate(ours))} keys/s (fractional-indexing ${fmt(appendRate(theirs))})`,
     detail: `keyBetween(last, null), ${fmt(n(100_000))} in a row`,
+  });
+  rows.push({
+    case: 'appends after a foreign key',
+    figure: `${fmt(appendForeignRate())} keys/s`,
+    detail: `keyBetween(last, null) from p123, ${fmt(n(100_000))} in a row (p + a key of this form each time)`,
   });
   rows.push({
     case: 'inserts between neighbours',

@@ -26,8 +26,10 @@
  * costs a byte every three inserts here; the placement re-keys a few neighbours long before 128.
  *
  * Keys written by others (any printable ASCII) are accepted: when a bound is not in this form,
- * the key is found byte by byte (midway through the printable range at the first byte where
- * there is room), which grows one byte about every six inserts at the same spot.
+ * the key is one of this form after a prefix of a bound (`p123` → `pa0` → `paG` …, `!` → `a0`),
+ * so appending after, prepending before or inserting next to foreign keys again and again stays
+ * a few bytes longer than that prefix (mixedBetween). Only when nothing of that kind fits is the
+ * key found byte by byte (midway through the printable range at the first byte with room).
  */
 import { TreesyncError } from '../../protocol/errors.ts';
 import { ORDER_KEY } from '../../protocol/ops.ts';
@@ -122,7 +124,7 @@ export function findBetween(a: string | null, b: string | null): string | null {
     // Near the length limit (or the integers' range) the byte-wise choice may still fit.
     if (key === null || key.length > MAX_KEY_BYTES) key = bytesBetween(a ?? '', b);
   } else {
-    key = mixedBetween(a, b, la, lb);
+    key = mixedBetween(a, b);
   }
   if (key === null && a === null && b !== null && b !== '') return ''; // only spaces below b
   return key !== null && key.length <= MAX_KEY_BYTES ? key : null;
@@ -262,25 +264,122 @@ function spreadLists(a: readonly number[] | null, b: readonly number[] | null, n
 // ---- keys in any form ---------------------------------------------------------------------
 
 /**
- * Between bounds of which at least one is not in this module's form: the structured neighbour
- * of the bound that is (so keys drift back into the form), else byte by byte.
+ * Between bounds of which at least one is not in this module's form (a key written by others).
+ * The answer is a key of this form after a prefix of a bound: `p + s`, `p` a prefix of `a` or
+ * of `b` (often empty) and `s` in this form. Once a bound ends in this form after some prefix,
+ * the next key steps that tail as usual and keeps the prefix, so however often one appends
+ * after, prepends before or inserts next to a foreign key, keys stay a few bytes longer than
+ * the prefix. Candidates come in two rounds, each with its own ranking (the first in the
+ * order below on a tie):
+ * 1. the usual steps: above a tail of `a` in this form, below a tail of `b`, or between the
+ *    tails of both after a shared prefix; the shortest prefix wins here, then the shortest key;
+ * 2. only when none fits, ways in: `a0`, the integer just above the rest of `a` (or below the
+ *    rest of `b`) after a prefix, or a prefix with its last byte one up (of `a`) or down (of
+ *    `b`) then `a0`; the shortest key wins.
+ * Preferring the steps matters: always taking the shortest key would walk the prefix up a byte
+ * at a time (`pam` → `pan` → … → `qa0` → … `~`) and then grow again. When nothing fits, the
+ * byte-wise choice.
  */
-function mixedBetween(
-  a: string | null,
-  b: string | null,
-  la: number[] | null | undefined,
-  lb: number[] | null | undefined,
-): string | null {
-  const candidates: (number[] | null)[] = [];
-  if (la !== undefined && la !== null) candidates.push(above(la));
-  if (lb !== undefined && lb !== null && lb.length > 0) candidates.push(below(lb));
-  candidates.push([0]);
-  for (const list of candidates) {
-    if (list === null) continue;
-    const key = formatKey(list);
-    if ((a === null || a < key) && (b === null || key < b)) return key;
+function mixedBetween(a: string | null, b: string | null): string | null {
+  const lo = a ?? '';
+  let best: string | null = null;
+  let bestPrefix = Infinity;
+  // Round 1 ranks by prefix, then length (round 2: by length): a step never lengthens the
+  // prefix it keeps, so a run of edits at one spot cannot creep.
+  let byPrefix = true;
+  const offer = (prefix: string, list: readonly number[] | null): void => {
+    if (list === null) return;
+    const key = prefix + formatKey(list);
+    if (key.length > MAX_KEY_BYTES || !(a === null || a < key) || !(b === null || key < b)) return;
+    const better =
+      best === null ||
+      (byPrefix && (prefix.length < bestPrefix || (prefix.length === bestPrefix && key.length < best.length))) ||
+      (!byPrefix && key.length < best.length);
+    if (better) {
+      best = key;
+      bestPrefix = prefix.length;
+    }
+  };
+  // Whether a candidate with a prefix this long (and at least `extra` bytes after it) can win.
+  const worthTrying = (prefixLength: number, extra = 2): boolean =>
+    best === null || (byPrefix ? prefixLength <= bestPrefix : prefixLength + extra < best.length);
+
+  // Round 1: the usual steps from tails in this form (non-empty: an empty tail is a way in).
+  if (b !== null) {
+    for (let j = 0; j <= lo.length && j < b.length && (j === 0 || lo[j - 1] === b[j - 1]) && worthTrying(j); j++) {
+      const la = parseKey(lo.slice(j));
+      const lb = la === undefined ? undefined : parseKey(b.slice(j));
+      if (la !== undefined && lb !== undefined) offer(lo.slice(0, j), listBetween(la, lb));
+    }
   }
-  return bytesBetween(a ?? '', b);
+  for (let i = 0; i < lo.length && worthTrying(i); i++) {
+    const list = parseKey(lo.slice(i));
+    if (list !== undefined) offer(lo.slice(0, i), above(list));
+  }
+  if (b !== null) {
+    for (let i = 0; i < b.length && worthTrying(i); i++) {
+      const list = parseKey(b.slice(i));
+      if (list !== undefined) offer(b.slice(0, i), below(list));
+    }
+  }
+  if (best !== null) return best;
+
+  // Round 2: ways into the form.
+  byPrefix = false;
+  for (let i = 0; i <= lo.length && worthTrying(i); i++) {
+    const rest = lo.slice(i);
+    if (rest < ZERO_KEY) offer(lo.slice(0, i), [0]);
+    offer(lo.slice(0, i), smallestAbove(rest));
+  }
+  if (b !== null) {
+    for (let i = 0; i < b.length && worthTrying(i); i++) {
+      const rest = b.slice(i);
+      if (ZERO_KEY < rest) offer(b.slice(0, i), [0]);
+      offer(b.slice(0, i), largestBelow(rest));
+    }
+  }
+  for (let i = 0; i < lo.length && worthTrying(i, 3); i++) {
+    const c = lo.charCodeAt(i);
+    if (c < HIGH) offer(lo.slice(0, i) + String.fromCharCode(c + 1), [0]);
+  }
+  if (b !== null) {
+    for (let i = 0; i < b.length && worthTrying(i, 3); i++) {
+      const c = b.charCodeAt(i);
+      if (c > LOW) offer(b.slice(0, i) + String.fromCharCode(c - 1), [0]);
+    }
+  }
+  return best ?? bytesBetween(lo, b);
+}
+
+/** The key of the integer 0, where appending and prepending start. */
+const ZERO_KEY = 'a0';
+const MAX_INT_KEY = formatInt(MAX_INT);
+const MIN_INT_KEY = formatInt(MIN_INT);
+
+/** The smallest integer whose key sorts above `text`, as a list; null when none does. */
+function smallestAbove(text: string): number[] | null {
+  if (MAX_INT_KEY <= text) return null;
+  let low = MIN_INT; // invariant: the answer is in low..high
+  let high = MAX_INT;
+  while (low < high) {
+    const mid = low + Math.floor((high - low) / 2);
+    if (formatInt(mid) > text) high = mid;
+    else low = mid + 1;
+  }
+  return [low];
+}
+
+/** The largest integer whose key sorts below `text`, as a list; null when none does. */
+function largestBelow(text: string): number[] | null {
+  if (MIN_INT_KEY >= text) return null;
+  let low = MIN_INT;
+  let high = MAX_INT;
+  while (low < high) {
+    const mid = high - Math.floor((high - low) / 2);
+    if (formatInt(mid) < text) low = mid;
+    else high = mid - 1;
+  }
+  return [low];
 }
 
 /**

@@ -47,7 +47,11 @@ export function toTreesyncError(err: unknown, c?: Context<AppEnv>): TreesyncErro
   const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
   if (
     (typeof code === 'string' && (UNAVAILABLE_SQLSTATES.has(code) || UNAVAILABLE_ERRNOS.has(code))) ||
-    (typeof message === 'string' && /timeout exceeded when trying to connect|Connection terminated|is not queryable/i.test(message))
+    // node-postgres's own messages: a connect timeout, a connection that died under a query, and
+    // a pooled client whose connection died before it was given its query (Postgres shut down
+    // in between). A retry is safe: a push lands once, operations being de-duplicated by ts.
+    (typeof message === 'string' &&
+      /timeout exceeded when trying to connect|Connection terminated|encountered a connection error and is not queryable/i.test(message))
   ) {
     return new TreesyncError('unavailable', 'the database is unavailable; retry later');
   }

@@ -91,12 +91,15 @@ describe('keyBetween', () => {
     expect(keyBetween('', 'a0')).toBe('Zk');
   });
 
-  test('keys written by others: anything printable, found byte by byte when the form does not fit', () => {
+  test('keys written by others: anything printable, the form after a prefix, byte by byte when nothing else fits', () => {
     expect(keyBetween('a', 'b')).toBe('a0');
-    expect(keyBetween('m', 'n')).toBe('mO');
-    expect(keyBetween('zzz', null)).toBe('|');
-    expect(keyBetween('a ', 'a!')).toBe('a O');
-    expect(keyBetween('x', 'x  !')).toBe('x   O');
+    expect(keyBetween('m', 'n')).toBe('ma0');
+    expect(keyBetween('zzz', null)).toBe('{a0');
+    expect(keyBetween('a ', 'a!')).toBe('a a0');
+    expect(keyBetween('x', 'x  !')).toBe('x   a0');
+    // No room for a0 after the prefix: the byte-wise choice.
+    expect(keyBetween(`${'~'.repeat(127)}x`, null)).toBe(`${'~'.repeat(127)}{`);
+    // More in order-key-foreign.test.ts.
   });
 
   test('bad input is refused with a clear message', () => {

@@ -6,7 +6,7 @@ import { cycleScenarios } from '../scenarios/cycles.ts';
 import { deliveryScenarios } from '../scenarios/delivery.ts';
 import { existenceScenarios } from '../scenarios/existence.ts';
 import { identityScenarios } from '../scenarios/identity.ts';
-import { invalidBatchScenarios, invalidOpScenarios } from '../scenarios/invalid.ts';
+import { invalidBatchScenarios, invalidOpScenarios, limitScenarios } from '../scenarios/invalid.ts';
 import { largeScenarios } from '../scenarios/large.ts';
 import { runScenario, type Scenario } from '../scenarios/scenario.ts';
 import { replicaTarget } from './replica-target.ts';
@@ -20,7 +20,7 @@ const lists: Record<string, Scenario[]> = {
   content: contentScenarios,
   identity: identityScenarios,
   delivery: deliveryScenarios,
-  'invalid input': [...invalidOpScenarios, ...invalidBatchScenarios],
+  'invalid input': [...invalidOpScenarios, ...invalidBatchScenarios, ...limitScenarios],
   large: largeScenarios,
 };
 

@@ -2,7 +2,7 @@
 // (test/scenarios/invalid.ts) against Postgres, and what only the server has (trees, settings).
 import { describe, expect, test } from 'vitest';
 import { useTestDb } from '../pg/db.ts';
-import { invalidBatchScenarios, invalidOpScenarios } from '../scenarios/invalid.ts';
+import { invalidBatchScenarios, invalidOpScenarios, limitScenarios } from '../scenarios/invalid.ts';
 import { runScenario } from '../scenarios/scenario.ts';
 import { applyOps, applyOpsError, createTree } from './pg-tree.ts';
 import { pgTarget } from './pg-target.ts';
@@ -13,7 +13,7 @@ const target = pgTarget(db, 'invalid');
 const good = move(ts(100), 'fine', 'ROOT');
 
 describe('invalid input', () => {
-  for (const s of [...invalidOpScenarios, ...invalidBatchScenarios]) test(s.name, () => runScenario(target, s), s.timeout);
+  for (const s of [...invalidOpScenarios, ...invalidBatchScenarios, ...limitScenarios]) test(s.name, () => runScenario(target, s), s.timeout);
 
   test('an invalid op is SQLSTATE TS001 with its index in the detail', async () => {
     await createTree(db, 'sqlstate');

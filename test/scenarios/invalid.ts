@@ -1,8 +1,16 @@
 // Bad input gets a clear error naming the operation, and changes nothing.
+import type { Json } from '../../protocol/ops.ts';
 import { move, set, ts } from '../merge/ops.ts';
 import type { Scenario } from './scenario.ts';
 
 const good = move(ts(100), 'fine', 'ROOT');
+
+/** A value `levels` deep (a scalar is depth 0, `[1]` depth 1), arrays and objects in turn. */
+export function nested(levels: number): Json {
+  let value: Json = 'leaf';
+  for (let i = 0; i < levels; i++) value = i % 2 === 0 ? [value] : { d: value };
+  return value;
+}
 
 /** Each case: a bad operation (sent after a good one, so the index must be 1) and what the
  * message must say. */
@@ -44,6 +52,7 @@ export const badOps: Array<[string, unknown, RegExp]> = [
   ['key of 65', set(ts(1), 'a', 'k'.repeat(65), 1), /not a field key/],
   ['no value', { ts: ts(1), type: 'set', node: 'a', key: 'k' }, /needs a value/],
   ['value too large', set(ts(1), 'a', 'k', 'x'.repeat(70_000)), /larger than 65536 bytes/],
+  ['value nested 65 levels', set(ts(1), 'a', 'k', nested(65)), /value nests deeper than 64 levels/],
   ['set with a parent', { ...set(ts(1), 'a', 'k', 1), parent: 'ROOT' }, /only the fields/],
 ];
 
@@ -69,5 +78,14 @@ export const invalidBatchScenarios: Scenario[] = [
   {
     name: 'the first bad operation is the one named',
     plans: [[{ reject: [good, good, { bad: 1 }, 42], error: { code: 'invalid_op', message: /^operation 2: /, details: { index: 2 } } }]],
+  },
+];
+
+/** The accepted side of the limits above: each case is stored as it came. */
+export const limitScenarios: Scenario[] = [
+  {
+    name: 'a value nested 64 levels (the limit) is stored',
+    plans: [[{ apply: [move(ts(0), 'a', 'ROOT'), set(ts(1), 'a', 'k', nested(64))] }]],
+    expect: { fields: [{ node: 'a', key: 'k', value: nested(64) }] },
   },
 ];

@@ -202,7 +202,7 @@ begin
   truncate purge_nodes;
   -- The tops: children of TRASH, with when they were put there (their last applied move into
   -- TRASH, from the log or, once truncated, from trash_times).
-  with tops as (
+  with recursive tops as (
     select n.id,
            greatest((select max(l.ts) from treesync.moves l
                       where l.tree = p_tree and l.node = n.id and l.applied and l.parent = 'TRASH'),

@@ -16,9 +16,10 @@ const at = (ms: number, replica: string) => formatTs(Date.now() - 60_000 + ms, 0
 test('12 pushes at once, one of them a conflicting batch and one ahead of the tree', async () => {
   const token = await server.token();
   await server.call('PUT', `/v1/trees/${TREE}`, { token });
-  const first: Op = { ts: at(0, 'seed'), type: 'move', node: 'seed', parent: 'ROOT', pos: 'a' };
+  // Seeded by w3, so that w3 may send the seed's ts again (a replica pushes only its own ts).
+  const first: Op = { ts: at(0, 'w3'), type: 'move', node: 'seed', parent: 'ROOT', pos: 'a' };
   const seeded = await server.call('POST', `/v1/trees/${TREE}/push`, {
-    token, body: { replica: 'seed', seen: 0, floor: first.ts, ops: [first] },
+    token, body: { replica: 'w3', seen: 0, floor: first.ts, ops: [first] },
   });
   expect(seeded.status).toBe(200);
 
@@ -68,7 +69,7 @@ test('12 pushes at once, one of them a conflicting batch and one ahead of the tr
     [TREE],
   );
   expect(stored.rows.map((r) => [r.replica, r.n])).toEqual(
-    ['seed', ...batches.filter((_, w) => w !== 3 && w !== 7).map((b) => b.replica)].sort().map((r) => [r, r === 'seed' ? 1 : 20]),
+    ['w3', ...batches.filter((_, w) => w !== 3 && w !== 7).map((b) => b.replica)].sort().map((r) => [r, r === 'w3' ? 1 : 20]),
   );
   const nodes = await db.query<{ n: number }>('select count(*)::int as n from treesync.nodes where tree = $1', [TREE]);
   expect(nodes.rows[0]!.n).toBe(2 + 1 + 20 * (WRITERS - 2));

@@ -84,6 +84,8 @@ returns jsonb
 language plpgsql
 set enable_seqscan = off
 set enable_bitmapscan = off
+set enable_hashjoin = off
+set enable_mergejoin = off
 as $$
 declare
   v_locked timestamptz;
@@ -111,26 +113,28 @@ begin
   end if;
   update treesync.trees set log_from = v_f where id = p_tree and log_from is distinct from v_f;
 
-  -- Log rows below F, oldest first; first note when trashed nodes were trashed.
-  create temporary table if not exists truncate_batch (ts text collate "C", node text collate "C",
-    parent text collate "C", applied boolean) on commit drop;
-  truncate truncate_batch;
-  insert into truncate_batch
-  select l.ts, l.node, l.parent, l.applied
-    from treesync.moves l
-   where l.tree = p_tree and l.ts < v_f
-   order by l.ts
-   limit p_max_rows;
-  get diagnostics v_moves = row_count;
-  insert into treesync.trash_times as tt (tree, node, ts)
-  select p_tree, b.node, max(b.ts)
-    from truncate_batch b
-   where b.applied and b.parent = 'TRASH'
-   group by b.node
-  on conflict (tree, node) do update set ts = greatest(tt.ts, excluded.ts);
-  delete from treesync.moves l
-   using truncate_batch b
-   where l.tree = p_tree and l.ts = b.ts;
+  -- Log rows below F, oldest first (a range of the primary key); note when trashed nodes were
+  -- trashed, then delete those rows by key (`= any`: one index probe each, whatever the
+  -- planner thinks of the tree's size).
+  with batch as (
+    select l.ts, l.node, l.parent, l.applied
+      from treesync.moves l
+     where l.tree = p_tree and l.ts < v_f
+     order by l.ts
+     limit p_max_rows
+  ), trashed as (
+    insert into treesync.trash_times as tt (tree, node, ts)
+    select p_tree, b.node, max(b.ts)
+      from batch b
+     where b.applied and b.parent = 'TRASH'
+     group by b.node
+    on conflict (tree, node) do update set ts = greatest(tt.ts, excluded.ts)
+  ), gone as (
+    delete from treesync.moves l
+     where l.tree = p_tree and l.ts = any (array(select b.ts from batch b))
+    returning 1
+  )
+  select count(*) into v_moves from gone;
 
   -- How far pullers have come, and the prefix of seqs older than F.
   select min(r.pulled) into v_cap
@@ -148,10 +152,10 @@ begin
   end if;
   delete from treesync.ops o
    where o.tree = p_tree
-     and o.seq in (select d.seq from treesync.ops d
-                    where d.tree = p_tree and d.seq <= v_new_kept and d.ts < v_f
-                    order by d.seq
-                    limit p_max_rows);
+     and o.seq = any (array(select d.seq from treesync.ops d
+                             where d.tree = p_tree and d.seq <= v_new_kept and d.ts < v_f
+                             order by d.seq
+                             limit p_max_rows));
   get diagnostics v_ops = row_count;
 
   return jsonb_build_object(

@@ -205,13 +205,18 @@ begin
     on commit drop;
   truncate purge_nodes;
   -- The tops: children of TRASH, with when they were put there (their last applied move into
-  -- TRASH, from the log or, once truncated, from trash_times).
-  with recursive tops as (
-    select n.id,
-           greatest((select max(l.ts) from treesync.moves l
-                      where l.tree = p_tree and l.node = n.id and l.applied and l.parent = 'TRASH'),
-                    (select tt.ts from treesync.trash_times tt where tt.tree = p_tree and tt.node = n.id)) as deleted
+  -- TRASH, from the log or, once truncated, from trash_times). Set-based: one pass over the
+  -- tree's log and its nodes, joined by hash, never a scan per node.
+  with recursive trashed_at as (
+    select l.node, max(l.ts) as ts
+      from treesync.moves l
+     where l.tree = p_tree and l.parent = 'TRASH' and l.applied
+     group by l.node
+  ), tops as (
+    select n.id, greatest(a.ts, tt.ts) as deleted
       from treesync.nodes n
+      left join trashed_at a on a.node = n.id
+      left join treesync.trash_times tt on tt.tree = p_tree and tt.node = n.id
      where n.tree = p_tree and n.parent = 'TRASH'
   ), subtree as (
     select t.id, t.id as top from tops t where t.deleted < v_f and t.deleted < v_cutoff
@@ -219,16 +224,23 @@ begin
     select n.id, s.top from treesync.nodes n join subtree s on n.tree = p_tree and n.parent = s.id
   )
   insert into purge_nodes select id, top from subtree;
+  analyze purge_nodes;
 
-  -- Keep whole subtrees that something at or above F still touches.
+  -- Keep whole subtrees that something at or above F still touches: a log row naming one of
+  -- their nodes (as node, parent or old parent), or a field written at or above F.
   delete from purge_nodes p
    where p.top in (
-     select q.top from purge_nodes q
-      where exists (select from treesync.moves l
-                     where l.tree = p_tree and l.ts >= v_f
-                       and (l.node = q.id or l.parent = q.id or l.old_parent = q.id))
-         or exists (select from treesync.fields f
-                     where f.tree = p_tree and f.node = q.id and f.ts >= v_f));
+     select q.top
+       from purge_nodes q
+       join (select l.node as id from treesync.moves l where l.tree = p_tree and l.ts >= v_f
+             union select l.parent from treesync.moves l where l.tree = p_tree and l.ts >= v_f
+             union select l.old_parent from treesync.moves l where l.tree = p_tree and l.ts >= v_f) t
+         on t.id = q.id
+     union
+     select q.top
+       from purge_nodes q
+       join treesync.fields f on f.tree = p_tree and f.node = q.id
+      where f.ts >= v_f);
 
   select count(distinct top) into v_tops from purge_nodes;
   if v_tops = 0 then

@@ -174,10 +174,15 @@ $$;
 --
 -- Replicas learn of a purge by a reset: kept_seq moves to the tree's seq, so every pull or push
 -- from before the purge is told to bootstrap again, and the fresh snapshot lacks the subtree.
--- Answers {purged: tops purged, nodes, fields, moves, kept_seq}.
+-- Answers {purged: tops purged, nodes, fields, moves, kept_seq}. It reads the tree's nodes and
+-- log whole (a background job, daily at most), holding the tree's lock meanwhile.
 create function treesync.purge_trash(p_tree text)
 returns jsonb
 language plpgsql
+-- Joins by hash: nodes has no index by parent, and a nested loop in the recursive walk down
+-- the trashed subtrees would scan the tree's nodes once per node reached (a hash of them is
+-- built once and probed at every level).
+set enable_nestloop = off
 as $$
 declare
   v_seq bigint;

@@ -910,6 +910,7 @@ $function$
 CREATE OR REPLACE FUNCTION treesync.purge_trash(p_tree text)
  RETURNS jsonb
  LANGUAGE plpgsql
+ SET enable_nestloop TO 'off'
 AS $function$
 declare
   v_seq bigint;

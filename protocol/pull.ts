@@ -21,15 +21,24 @@ export const pullQuerySchema = z.object({
 });
 export type PullQuery = z.infer<typeof pullQuerySchema>;
 
+/**
+ * The tree's stability frontier F when the answer was read, or null when it has none: no
+ * operation older than F can still arrive, so a replica drops its move log below F. Added in
+ * protocol 1 without a version bump (optional: older servers leave it out).
+ */
+export const frontierField = timestampField('frontier').nullable().optional();
+
 /** Operations stored after `since`, in seq order; `more` when further ones remain (pull again
  * from the last one's seq). `seq` is the tree's seq when the page was read. */
 export const pullPageSchema = z.object({
   seq: seqSchema,
   ops: z.array(storedOpSchema),
   more: z.boolean(),
+  frontier: frontierField,
 });
 
-/** `since` is ahead of the tree (or older than the server keeps): bootstrap again from a
+/** `since` is ahead of the tree, or older than the server keeps (operations up to that
+ * point were truncated or a trashed subtree was purged): bootstrap again from a
  * snapshot, then pull from its seq. No `ops`, so a client that forgets to check cannot
  * mistake this for "nothing new". */
 export const pullResetSchema = z.object({

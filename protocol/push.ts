@@ -1,5 +1,6 @@
 /** `POST /v1/trees/:tree/push`: a replica sends its new operations and gets everyone else's. */
 import { z } from 'zod';
+import { frontierField } from './pull.ts';
 import { opSchema, replicaIdSchema, seqSchema, storedOpSchema, timestampField, typeError } from './op-schema.ts';
 
 export const pushRequestSchema = z.object(
@@ -34,5 +35,7 @@ export const pushResponseSchema = z.object({
   ops: z.array(storedOpSchema),
   more: z.boolean(),
   now: z.int().min(0),
+  /** The tree's stability frontier after this push (see pull.ts). */
+  frontier: frontierField,
 });
 export type PushResponse = z.infer<typeof pushResponseSchema>;

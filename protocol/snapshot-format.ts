@@ -33,6 +33,11 @@ export interface SnapshotHeader {
   seq: number;
   /** Rows of each section, counted in the same transaction as the rows were read. */
   counts: Record<SectionName, number>;
+  /** The tree's stability frontier F in the same database snapshot, or null when it has none:
+   * the moves section holds the log from F on, and no operation older than F can arrive.
+   * Added to format version 1 as a header key (readers ignore keys they do not know); absent
+   * from snapshots of servers before it. */
+  frontier?: string | null;
 }
 
 /** A row of `nodes`, sorted by id (bytewise) in the stream. */

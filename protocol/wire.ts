@@ -7,6 +7,7 @@ import { opSchema, storedOpSchema } from './op-schema.ts';
 import { pokeMessageSchema } from './poke.ts';
 import { pullQuerySchema, pullResponseSchema } from './pull.ts';
 import { pushRequestSchema, pushResponseSchema } from './push.ts';
+import { snapshotQuerySchema } from './snapshot-query.ts';
 import { stateResponseSchema } from './state.ts';
 import { tokenClaimsSchema } from './token.ts';
 import { createTreeRequestSchema, createTreeResponseSchema, treeInfoResponseSchema } from './tree.ts';
@@ -21,6 +22,7 @@ export const WIRE_SCHEMAS = {
   pushResponse: pushResponseSchema,
   pullQuery: pullQuerySchema,
   pullResponse: pullResponseSchema,
+  snapshotQuery: snapshotQuerySchema,
   stateResponse: stateResponseSchema,
   pokeMessage: pokeMessageSchema,
   errorBody: errorBodySchema,

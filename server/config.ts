@@ -67,6 +67,16 @@ export interface Config {
    * port of localhost, 127.x.x.x, [::1]), `*` (any), or `none`. Default: none in production,
    * `loopback` in development mode. Stored lowercased. */
   corsOrigins: readonly string[];
+  /** `TREESYNC_TRUNCATE_INTERVAL_MS` (default 60000): how often the server truncates every
+   * tree's move log and stored operations below the stability frontier; 0 turns it off. */
+  truncateIntervalMs: number;
+  /** `TREESYNC_TRUNCATE_BATCH` (default 1000): rows deleted per transaction by truncation; the
+   * tree's lock is held for one batch, so pushes to the tree wait at most that long. */
+  truncateBatchRows: number;
+  /** `TREESYNC_PURGE_INTERVAL_MS`: how often the server purges trashed subtrees deleted before
+   * both the retention window and the frontier (every replica then bootstraps again); 0 turns
+   * it off. Default: off in development mode, daily (86400000) otherwise. */
+  purgeIntervalMs: number;
 }
 
 /** The configuration is not usable; `problems` name each variable and what is wrong. */
@@ -161,6 +171,9 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: int('TREESYNC_SHUTDOWN_TIMEOUT_MS', 10_000, 0),
     logLevel,
     corsOrigins,
+    truncateIntervalMs: int('TREESYNC_TRUNCATE_INTERVAL_MS', 60_000, 0, 2 ** 31 - 1),
+    truncateBatchRows: int('TREESYNC_TRUNCATE_BATCH', 1000, 1, 1_000_000),
+    purgeIntervalMs: int('TREESYNC_PURGE_INTERVAL_MS', jwtSecret === undefined ? 0 : 86_400_000, 0, 2 ** 31 - 1),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -18,6 +18,7 @@ import { treeSeqs } from './db/trees.ts';
 import type { AppDeps } from './deps.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics/server-metrics.ts';
+import { startLifecycleJob } from './lifecycle/lifecycle-job.ts';
 import { openPool } from './open-pool.ts';
 import { PokeHub } from './pokes/poke-hub.ts';
 import { SeqListener } from './pokes/seq-listener.ts';
@@ -90,6 +91,12 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     await Promise.all([endPool(), endSnapshotPool()]);
     throw err;
   }
+  // Truncation and purge run on the main pool, a batch at a time (lifecycle-job.ts).
+  const lifecycle = startLifecycleJob(pool, logger, {
+    truncateIntervalMs: config.truncateIntervalMs,
+    truncateBatchRows: config.truncateBatchRows,
+    purgeIntervalMs: config.purgeIntervalMs,
+  });
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
 
@@ -115,6 +122,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
           await closed;
         }
         clearInterval(idle);
+        await lifecycle.stop();
         await seqListener.stop();
         await Promise.all([endPool(), endSnapshotPool()]);
       })()),

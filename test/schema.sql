@@ -60,14 +60,23 @@ create table treesync.replicas (
   replica text collate "C" not null,
   floor text collate "C" not null,
   seen_at timestamp with time zone not null default now(),
-  subject text collate "C"
+  subject text collate "C",
+  pulled bigint
+);
+
+create table treesync.trash_times (
+  tree text collate "C" not null,
+  node text collate "C" not null,
+  ts text collate "C" not null
 );
 
 create table treesync.trees (
   id text collate "C" not null,
   seq bigint not null default 0,
   created_at timestamp with time zone not null default now(),
-  newest_ts text collate "C"
+  newest_ts text collate "C",
+  log_from text collate "C",
+  kept_seq bigint not null default 0
 );
 
 alter table treesync.fields add constraint fields_pkey PRIMARY KEY (tree, node, key);
@@ -86,6 +95,8 @@ alter table treesync.ops add constraint ops_type_check CHECK ((type = ANY (ARRAY
 
 alter table treesync.replicas add constraint replicas_pkey PRIMARY KEY (tree, replica);
 
+alter table treesync.trash_times add constraint trash_times_pkey PRIMARY KEY (tree, node);
+
 alter table treesync.trees add constraint trees_pkey PRIMARY KEY (id);
 
 CREATE UNIQUE INDEX fields_pkey ON treesync.fields USING btree (tree, node, key);
@@ -101,6 +112,8 @@ CREATE UNIQUE INDEX ops_pkey ON treesync.ops USING btree (tree, seq);
 CREATE UNIQUE INDEX ops_ts_tree_key ON treesync.ops USING btree (ts, tree);
 
 CREATE UNIQUE INDEX replicas_pkey ON treesync.replicas USING btree (tree, replica);
+
+CREATE UNIQUE INDEX trash_times_pkey ON treesync.trash_times USING btree (tree, node);
 
 CREATE UNIQUE INDEX trees_pkey ON treesync.trees USING btree (id);
 
@@ -263,10 +276,12 @@ CREATE OR REPLACE FUNCTION treesync.frontier(p_tree text)
  LANGUAGE sql
  STABLE
 AS $function$
-  select min(r.floor)
-    from treesync.replicas r
-   where r.tree = p_tree
-     and r.seen_at > now() - coalesce(nullif(current_setting('treesync.retention', true), ''), '30 days')::interval
+  select greatest(
+    (select min(r.floor)
+       from treesync.replicas r
+      where r.tree = p_tree
+        and r.seen_at > now() - treesync.retention()),
+    (select t.log_from from treesync.trees t where t.id = p_tree))
 $function$
 
 CREATE OR REPLACE FUNCTION treesync.load_window(p_tree text, p_moves treesync.op[], p_oldest_new text, p_late boolean, OUT ids text[], OUT parents integer[], OUT poss text[], OUT present boolean[], OUT slot jsonb)
@@ -730,6 +745,15 @@ AS $function$
                         where n.tree = p_tree and n.id = k.id offset 0) n
 $function$
 
+CREATE OR REPLACE FUNCTION treesync.note_pulled(p_tree text, p_replica text, p_seq bigint)
+ RETURNS void
+ LANGUAGE sql
+AS $function$
+  update treesync.replicas r
+     set pulled = greatest(coalesce(r.pulled, 0), p_seq)
+   where r.tree = p_tree and r.replica = p_replica
+$function$
+
 CREATE OR REPLACE FUNCTION treesync.note_replica(p_tree text, p_replica text, p_floor text)
  RETURNS void
  LANGUAGE plpgsql
@@ -883,6 +907,99 @@ begin
 end
 $function$
 
+CREATE OR REPLACE FUNCTION treesync.purge_trash(p_tree text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET enable_nestloop TO 'off'
+AS $function$
+declare
+  v_seq bigint;
+  v_f text collate "C";
+  v_cutoff text collate "C";
+  v_tops integer;
+  v_nodes integer;
+  v_fields integer;
+  v_moves integer;
+begin
+  select t.seq into v_seq from treesync.trees t where t.id = p_tree for update;
+  if not found then
+    raise exception using
+      errcode = 'TS003',
+      message = format('tree %s does not exist', coalesce(quote_literal(p_tree), 'null'));
+  end if;
+  v_f := treesync.frontier(p_tree);
+  if v_f is null then
+    return jsonb_build_object('purged', 0, 'nodes', 0, 'fields', 0, 'moves', 0, 'kept_seq', null);
+  end if;
+  -- A ts is older than the retention window when its wall time (its first 13 digits, ms) is.
+  v_cutoff := lpad((floor(extract(epoch from now() - treesync.retention()) * 1000))::bigint::text, 13, '0');
+
+  create temporary table if not exists purge_nodes (id text collate "C" primary key, top text collate "C")
+    on commit drop;
+  truncate purge_nodes;
+  -- The tops: children of TRASH, with when they were put there (their last applied move into
+  -- TRASH, from the log or, once truncated, from trash_times). Set-based: one pass over the
+  -- tree's log and its nodes, joined by hash, never a scan per node.
+  with recursive trashed_at as (
+    select l.node, max(l.ts) as ts
+      from treesync.moves l
+     where l.tree = p_tree and l.parent = 'TRASH' and l.applied
+     group by l.node
+  ), tops as (
+    select n.id, greatest(a.ts, tt.ts) as deleted
+      from treesync.nodes n
+      left join trashed_at a on a.node = n.id
+      left join treesync.trash_times tt on tt.tree = p_tree and tt.node = n.id
+     where n.tree = p_tree and n.parent = 'TRASH'
+  ), subtree as (
+    select t.id, t.id as top from tops t where t.deleted < v_f and t.deleted < v_cutoff
+    union all
+    select n.id, s.top from treesync.nodes n join subtree s on n.tree = p_tree and n.parent = s.id
+  )
+  insert into purge_nodes select id, top from subtree;
+  analyze purge_nodes;
+
+  -- Keep whole subtrees that something at or above F still touches: a log row naming one of
+  -- their nodes (as node, parent or old parent), or a field written at or above F.
+  delete from purge_nodes p
+   where p.top in (
+     select q.top
+       from purge_nodes q
+       join (select l.node as id from treesync.moves l where l.tree = p_tree and l.ts >= v_f
+             union select l.parent from treesync.moves l where l.tree = p_tree and l.ts >= v_f
+             union select l.old_parent from treesync.moves l where l.tree = p_tree and l.ts >= v_f) t
+         on t.id = q.id
+     union
+     select q.top
+       from purge_nodes q
+       join treesync.fields f on f.tree = p_tree and f.node = q.id
+      where f.ts >= v_f);
+
+  select count(distinct top) into v_tops from purge_nodes;
+  if v_tops = 0 then
+    return jsonb_build_object('purged', 0, 'nodes', 0, 'fields', 0, 'moves', 0, 'kept_seq', null);
+  end if;
+  delete from treesync.nodes n using purge_nodes p where n.tree = p_tree and n.id = p.id;
+  get diagnostics v_nodes = row_count;
+  delete from treesync.fields f using purge_nodes p where f.tree = p_tree and f.node = p.id;
+  get diagnostics v_fields = row_count;
+  delete from treesync.moves l using purge_nodes p where l.tree = p_tree and l.node = p.id;
+  get diagnostics v_moves = row_count;
+  delete from treesync.trash_times tt using purge_nodes p where tt.tree = p_tree and tt.node = p.id;
+  update treesync.trees set kept_seq = v_seq where id = p_tree;
+  return jsonb_build_object('purged', v_tops, 'nodes', v_nodes, 'fields', v_fields, 'moves', v_moves,
+                            'kept_seq', v_seq);
+end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.retention()
+ RETURNS interval
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select coalesce(nullif(current_setting('treesync.retention', true), ''), '30 days')::interval
+$function$
+
 CREATE OR REPLACE FUNCTION treesync.rewrite_log(p_tree text, p_ts text[], p_old_parent text[], p_old_pos text[], p_applied boolean[])
  RETURNS void
  LANGUAGE plpgsql
@@ -912,6 +1029,92 @@ begin
   if v_count <> cardinality(p_ts) then
     raise exception 'treesync: rewrite_log changed % log entries of %, not % (a bug)', v_count, p_tree, cardinality(p_ts);
   end if;
+end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.truncate_log(p_tree text, p_max_rows integer)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET enable_mergejoin TO 'off'
+AS $function$
+declare
+  v_locked timestamptz;
+  v_f text collate "C";
+  v_kept bigint;
+  v_cap bigint;
+  v_new_kept bigint;
+  v_moves integer;
+  v_ops integer;
+begin
+  if p_max_rows is null or p_max_rows < 1 then
+    raise exception using errcode = 'TS006', message = 'truncate_log: max_rows must be a positive integer';
+  end if;
+  select t.kept_seq into v_kept from treesync.trees t where t.id = p_tree for update;
+  if not found then
+    raise exception using
+      errcode = 'TS003',
+      message = format('tree %s does not exist', coalesce(quote_literal(p_tree), 'null'));
+  end if;
+  v_locked := clock_timestamp();
+  v_f := treesync.frontier(p_tree);
+  if v_f is null then
+    return jsonb_build_object('frontier', null, 'moves', 0, 'ops', 0, 'kept_seq', v_kept, 'more', false,
+                              'held_ms', extract(epoch from clock_timestamp() - v_locked) * 1000);
+  end if;
+  update treesync.trees set log_from = v_f where id = p_tree and log_from is distinct from v_f;
+
+  -- Log rows below F, oldest first (a range of the primary key); note when trashed nodes were
+  -- trashed, then delete those rows by key (`= any`: one index probe each, whatever the
+  -- planner thinks of the tree's size).
+  with batch as (
+    select l.ts, l.node, l.parent, l.applied
+      from treesync.moves l
+     where l.tree = p_tree and l.ts < v_f
+     order by l.ts
+     limit p_max_rows
+  ), trashed as (
+    insert into treesync.trash_times as tt (tree, node, ts)
+    select p_tree, b.node, max(b.ts)
+      from batch b
+     where b.applied and b.parent = 'TRASH'
+     group by b.node
+    on conflict (tree, node) do update set ts = greatest(tt.ts, excluded.ts)
+  ), gone as (
+    delete from treesync.moves l
+     where l.tree = p_tree and l.ts = any (array(select b.ts from batch b))
+    returning 1
+  )
+  select count(*) into v_moves from gone;
+
+  -- How far pullers have come, and the prefix of seqs older than F.
+  select min(r.pulled) into v_cap
+    from treesync.replicas r
+   where r.tree = p_tree and r.pulled is not null and r.seen_at > now() - treesync.retention();
+  select coalesce(min(o.seq) filter (where o.ts >= v_f) - 1, max(o.seq))
+    into v_new_kept
+    from (select o.seq, o.ts from treesync.ops o
+           where o.tree = p_tree and o.seq > v_kept
+           order by o.seq
+           limit p_max_rows) o;
+  v_new_kept := greatest(v_kept, least(coalesce(v_new_kept, v_kept), coalesce(v_cap, v_new_kept, v_kept)));
+  if v_new_kept > v_kept then
+    update treesync.trees set kept_seq = v_new_kept where id = p_tree;
+  end if;
+  delete from treesync.ops o
+   where o.tree = p_tree
+     and o.seq = any (array(select d.seq from treesync.ops d
+                             where d.tree = p_tree and d.seq <= v_new_kept and d.ts < v_f
+                             order by d.seq
+                             limit p_max_rows));
+  get diagnostics v_ops = row_count;
+
+  return jsonb_build_object(
+    'frontier', v_f, 'moves', v_moves, 'ops', v_ops, 'kept_seq', v_new_kept,
+    'more', v_moves = p_max_rows or v_ops = p_max_rows or v_new_kept - v_kept = p_max_rows,
+    'held_ms', extract(epoch from clock_timestamp() - v_locked) * 1000);
 end
 $function$
 

@@ -25,6 +25,11 @@ export interface PageRequest {
 export interface Page {
   /** The tree's seq in the snapshot the page was read from. */
   treeSeq: number;
+  /** Operations with a seq up to this may be gone (truncated or purged): a reader whose
+   * position is below it must bootstrap again. From the same snapshot as the page. */
+  keptSeq: number;
+  /** The tree's stability frontier, or null when it has none. */
+  frontier: string | null;
   ops: StoredOp[];
   /** Ops remain after the page (up to `upTo`, or the tree's seq). */
   more: boolean;
@@ -32,6 +37,8 @@ export interface Page {
 
 interface Row {
   tree_seq: string;
+  kept_seq: string;
+  frontier: string | null;
   seq: string | null;
   ts: string;
   type: 'move' | 'set';
@@ -47,8 +54,9 @@ const OP_OVERHEAD_BYTES = 160;
 
 export async function readOps(pool: pg.Pool, tree: string, req: PageRequest): Promise<Page> {
   const { rows } = await pool.query<Row>(
-    `select t.seq as tree_seq, p.seq, p.ts, p.type, p.node, p.parent, p.pos, p.key, p.value
+    `select t.seq as tree_seq, t.kept_seq, fr.frontier, p.seq, p.ts, p.type, p.node, p.parent, p.pos, p.key, p.value
        from treesync.trees t
+       cross join lateral (select treesync.frontier(t.id) as frontier offset 0) fr
        left join lateral (
          select w.* from (
            select o.*,
@@ -72,7 +80,7 @@ export async function readOps(pool: pg.Pool, tree: string, req: PageRequest): Pr
   const ops = rows.filter((r) => r.seq !== null).map(toStoredOp);
   const end = Math.min(treeSeq, req.upTo ?? treeSeq);
   const last = ops.at(-1)?.seq ?? req.after;
-  return { treeSeq, ops, more: last < end };
+  return { treeSeq, keptSeq: Number(rows[0]!.kept_seq), frontier: rows[0]!.frontier, ops, more: last < end };
 }
 
 function toStoredOp(r: Row): StoredOp {

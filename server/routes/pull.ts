@@ -1,8 +1,8 @@
 /**
  * `GET /v1/trees/:tree/pull?since=N&limit=M&replica=R&floor=TS`: the operations stored after
  * `since`, a page at a time (`more`), or `{"reset": true, "seq"}` when `since` is ahead of the
- * tree. The server keeps every operation (no log compaction yet), so a `since` can never be
- * too old.
+ * tree or below what the server keeps (`kept_seq`: operations up to it may have been truncated
+ * or purged, sql/000006). A page carries the tree's stability frontier (`frontier`).
  *
  * A `limit` above the configured maximum is served as the maximum, not refused: `more` tells
  * the client to come back.
@@ -23,7 +23,6 @@ export function pullRoutes(deps: AppDeps): Hono<AppEnv> {
     const query = parse(pullQuerySchema, c.req.query());
     const since = Number(query.since);
     const limit = Math.min(query.limit === undefined ? config.pullLimit : Number(query.limit), config.pullMaxLimit);
-    const page = await readOps(pool, tree, { after: since, limit, maxBytes: config.pullMaxBytes });
     // A replica that says who it is and how far back it may still send keeps the tree's
     // stability frontier from passing its unpushed work. Only its own subject may speak for
     // it (403 otherwise): a floor moved forward by someone else would make its work stale.
@@ -34,9 +33,15 @@ export function pullRoutes(deps: AppDeps): Hono<AppEnv> {
         query.floor,
         c.get('principal').sub,
       ]);
+      // How far it has come: operations it still needs are kept (truncate_log).
+      await pool.query('select treesync.note_pulled($1, $2, $3)', [tree, query.replica, since]);
     }
+    // Read after noting, so the answer's frontier counts this replica's floor.
+    const page = await readOps(pool, tree, { after: since, limit, maxBytes: config.pullMaxBytes });
     const answer: PullResponse =
-      since > page.treeSeq ? { reset: true, seq: page.treeSeq } : { seq: page.treeSeq, ops: page.ops, more: page.more };
+      since > page.treeSeq || since < page.keptSeq
+        ? { reset: true, seq: page.treeSeq }
+        : { seq: page.treeSeq, ops: page.ops, more: page.more, frontier: page.frontier };
     return c.json(answer);
   });
 

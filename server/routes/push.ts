@@ -10,6 +10,11 @@
  * database), and `seen` checked against the tree before the commit (409 `reset_required`:
  * rolled back).
  *
+ * A `seen` below what the server keeps (`kept_seq`: truncated or purged, sql/000006) is
+ * refused before anything is stored (409 `reset_required`): the operations it lacks are gone.
+ * If truncation passes it while the push runs, the answer has no ops and `more`, and the pull
+ * that follows answers `reset`.
+ *
  * The answer's `ops` are those stored after `seen` by others: seqs `seen+1 .. base`, where
  * `base` is the seq the tree had when this push took the tree's lock (its own ops are
  * `base+1 .. seq`, and the replica has them). Those were all committed before this push could
@@ -21,6 +26,7 @@ import { pushRequestSchema, type PushResponse } from '../../protocol/push.ts';
 import { allow } from '../auth.ts';
 import { GroupCommit } from '../db/group-commit.ts';
 import { readOps } from '../db/read-ops.ts';
+import { keptSeq } from '../db/trees.ts';
 import type { AppDeps, AppEnv } from '../deps.ts';
 import { checkPush } from '../http/check-push.ts';
 import { parse, readJson } from '../http/read-body.ts';
@@ -45,6 +51,14 @@ export function pushRoutes(deps: AppDeps): Hono<AppEnv> {
     const push = parse(pushRequestSchema, body);
 
     checkPush(push, clock.now(), config.maxClockSkewMs);
+    const kept = await keptSeq(pool, tree);
+    if (kept !== undefined && push.seen < kept) {
+      throw new TreesyncError(
+        'reset_required',
+        `seen ${push.seen} is below what the server keeps (seq ${kept}): bootstrap again from a snapshot`,
+        { seq: kept },
+      );
+    }
 
     const pusher = { replica: push.replica, floor: push.floor, subject: c.get('principal').sub };
     const result = await pushes.apply(tree, push.ops, pusher, (r) => {
@@ -62,10 +76,14 @@ export function pushRoutes(deps: AppDeps): Hono<AppEnv> {
     metrics.opsDuplicate.inc({}, result.duplicates);
 
     const base = result.seq - result.accepted;
-    const page =
-      push.seen < base
-        ? await readOps(pool, tree, { after: push.seen, upTo: base, limit: config.pullLimit, maxBytes: config.pullMaxBytes })
-        : { ops: [], more: false };
+    // Read even when there is nothing to send: the answer carries the frontier.
+    const read = await readOps(pool, tree, {
+      after: push.seen,
+      upTo: base,
+      limit: push.seen < base ? config.pullLimit : 1,
+      maxBytes: config.pullMaxBytes,
+    });
+    const page = push.seen < read.keptSeq ? { ops: [], more: true } : read;
     const answer: PushResponse = {
       seq: result.seq,
       accepted: result.accepted,
@@ -74,6 +92,7 @@ export function pushRoutes(deps: AppDeps): Hono<AppEnv> {
       ops: page.ops,
       more: page.more,
       now: clock.now(),
+      frontier: read.frontier,
     };
     return c.json(answer);
   });

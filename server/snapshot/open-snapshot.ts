@@ -20,6 +20,15 @@ import { SnapshotStream, type SectionCopy, type SnapshotStreamOptions } from './
 
 export type SnapshotOptions = SnapshotStreamOptions;
 
+/** A new replica registering with its bootstrap: noted (`note_replica`, with the caller's
+ * token subject) in the snapshot's own transaction, before the snapshot is read, and its
+ * pull position set to the snapshot's seq. */
+export interface Registration {
+  replica: string;
+  floor: string;
+  subject: string;
+}
+
 export interface Snapshot {
   header: SnapshotHeader;
   /** The framed bytes; `stream.finished` settles when the connection is given back. */
@@ -35,33 +44,54 @@ const ORDER_BY: Record<SectionName, string> = {
 };
 
 /** pg_backend_pid() is for cancelling; the counts are the header's (count(*) is a bigint, a
- * string through pg). */
+ * string through pg). The move log is sent from the frontier F on: rows below it may not have
+ * been truncated yet, but no operation that can still arrive needs them. */
 const HEAD_SQL = `
-  select pg_backend_pid() as pid, t.seq,
+  select pg_backend_pid() as pid, t.seq, fr.frontier,
     (select count(*) from treesync.nodes n where n.tree = t.id) as nodes,
     (select count(*) from treesync.fields f where f.tree = t.id) as fields,
-    (select count(*) from treesync.moves m where m.tree = t.id) as moves
+    (select count(*) from treesync.moves m
+      where m.tree = t.id and (fr.frontier is null or m.ts >= fr.frontier)) as moves
   from treesync.trees t
+  cross join lateral (select treesync.frontier(t.id) as frontier offset 0) fr
   where t.id = $1`;
 
 interface HeadRow {
   pid: number;
   seq: string;
+  frontier: string | null;
   nodes: string;
   fields: string;
   moves: string;
 }
 
-export async function openSnapshot(pool: pg.Pool, tree: string, opts: SnapshotOptions = {}): Promise<Snapshot> {
+export async function openSnapshot(
+  pool: pg.Pool,
+  tree: string,
+  opts: SnapshotOptions = {},
+  registration?: Registration,
+): Promise<Snapshot> {
   if (!TREE_ID.test(tree)) {
     throw new TreesyncError('invalid_tree_id', `tree id ${JSON.stringify(tree)} is not [A-Za-z0-9_-]{1,64}`);
   }
   const client = await connect(pool);
   let head: HeadRow | undefined;
   try {
-    await client.query('begin isolation level repeatable read read only');
+    if (registration) {
+      // Read-write, so the registration commits with the snapshot's end (and is rolled back
+      // with a snapshot that fails). The first statement fixes the database snapshot, so the
+      // head below already sees the replica's floor in the frontier.
+      await client.query('begin isolation level repeatable read');
+      const { replica, floor, subject } = registration;
+      await client.query('select treesync.note_replica($1, $2, $3, $4)', [tree, replica, floor, subject]);
+    } else {
+      await client.query('begin isolation level repeatable read read only');
+    }
     head = (await client.query<HeadRow>(HEAD_SQL, [tree])).rows[0];
     if (!head) await client.query('rollback');
+    else if (registration) {
+      await client.query('select treesync.note_pulled($1, $2, $3)', [tree, registration.replica, head.seq]);
+    }
   } catch (err) {
     client.release(err instanceof Error ? err : true);
     throw err;
@@ -74,15 +104,19 @@ export async function openSnapshot(pool: pg.Pool, tree: string, opts: SnapshotOp
     tree,
     seq: Number(head.seq),
     counts: { nodes: Number(head.nodes), fields: Number(head.fields), moves: Number(head.moves) },
+    frontier: head.frontier,
   };
   // COPY takes no bind parameters. The id matched TREE_ID above, and is quoted as a literal
   // anyway, so the statement's text can only ever hold a string constant.
   const literal = client.escapeLiteral(tree);
+  // F matched TIMESTAMP when it was stored (note_replica), and is quoted the same way.
+  const fromFrontier = head.frontier === null ? '' : ` and ts >= ${client.escapeLiteral(head.frontier)} collate "C"`;
   const sections: SectionCopy[] = SECTIONS.map((spec) => ({
     tag: spec.tag,
     sql:
       `copy (select ${spec.columns.map(([column]) => column).join(', ')} from treesync.${spec.name}` +
-      ` where tree = ${literal} order by ${ORDER_BY[spec.name]}) to stdout (format binary)`,
+      ` where tree = ${literal}${spec.name === 'moves' ? fromFrontier : ''}` +
+      ` order by ${ORDER_BY[spec.name]}) to stdout (format binary)`,
   }));
   const lease = { client, pid: head.pid, config: pool.options };
   return { header, stream: new SnapshotStream(lease, encodePreamble(header), sections, opts) };

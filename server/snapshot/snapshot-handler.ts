@@ -22,7 +22,7 @@ import type { Context } from 'hono';
 import type pg from 'pg';
 import { SNAPSHOT_CONTENT_TYPE } from '../../protocol/snapshot-format.ts';
 import { acceptsGzip } from './accepts-gzip.ts';
-import { openSnapshot, type SnapshotOptions } from './open-snapshot.ts';
+import { openSnapshot, type Registration, type SnapshotOptions } from './open-snapshot.ts';
 import type { SnapshotResult } from './snapshot-stream.ts';
 import { toWebStream } from './web-stream.ts';
 
@@ -37,17 +37,22 @@ export interface SnapshotHandlerDeps {
   /** gzip level when the client accepts gzip: 1 (default) to 9; 0 turns gzip off. */
   gzipLevel?: number;
   snapshot?: SnapshotOptions;
+  /** A new replica registering with its bootstrap (`?replica=&floor=`), or undefined; may
+   * throw TreesyncError for a bad query. */
+  registration?(c: Context): Registration | undefined;
 }
 
 export function snapshotHandler(deps: SnapshotHandlerDeps): (c: Context) => Promise<Response> {
   const level = deps.gzipLevel ?? 1;
   return async (c) => {
     const started = performance.now();
-    const { header, stream } = await openSnapshot(deps.snapshotPool, c.req.param('tree') ?? '', deps.snapshot);
+    const registration = deps.registration?.(c);
+    const { header, stream } = await openSnapshot(deps.snapshotPool, c.req.param('tree') ?? '', deps.snapshot, registration);
     const gzip = level > 0 && acceptsGzip(c.req.header('accept-encoding'));
     const headers: Record<string, string> = {
       'content-type': SNAPSHOT_CONTENT_TYPE,
       'x-treesync-seq': String(header.seq),
+      ...(header.frontier ? { 'x-treesync-frontier': header.frontier } : {}),
       'cache-control': 'no-store',
       vary: 'accept-encoding',
     };

@@ -14,7 +14,7 @@ import { WIRE_SCHEMAS } from '../../protocol/wire.ts';
  * - incompatible (a renamed or removed field, a stricter rule): bump PROTOCOL_VERSION, serve
  *   the old version alongside while clients move, then update the hash.
  */
-const WIRE_HASH = '8228a2402f20972344d355bcee635100c89794e5bb7f48cb34dd98cd4154142e';
+const WIRE_HASH = '2f8403f93454771b98a0d1cf8d7bb5138764bfd6b0c4abb71a8cc9847bc79da8';
 
 function wireDescription(): unknown {
   return {

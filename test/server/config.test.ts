@@ -66,6 +66,9 @@ describe('loadConfig', () => {
       TREESYNC_SHUTDOWN_TIMEOUT_MS: '0',
       TREESYNC_LOG_LEVEL: 'WARN',
       TREESYNC_CORS_ORIGINS: 'https://App.example.com, http://localhost:5173 loopback',
+      TREESYNC_TRUNCATE_INTERVAL_MS: '0',
+      TREESYNC_TRUNCATE_BATCH: '250',
+      TREESYNC_PURGE_INTERVAL_MS: '3600000',
     });
     expect(config).toEqual({
       databaseUrl: 'postgres://u:p@db:5432/treesync',
@@ -89,8 +92,17 @@ describe('loadConfig', () => {
       shutdownTimeoutMs: 0,
       logLevel: 'warn',
       corsOrigins: ['https://app.example.com', 'http://localhost:5173', 'loopback'],
+      truncateIntervalMs: 0,
+      truncateBatchRows: 250,
+      purgeIntervalMs: 3_600_000,
     });
     expect(isDevMode(config)).toBe(false);
+  });
+
+  test('purge: off by default in development mode, daily otherwise; truncation every minute', () => {
+    expect(loadConfig({})).toMatchObject({ purgeIntervalMs: 0, truncateIntervalMs: 60_000, truncateBatchRows: 1000 });
+    expect(loadConfig({ TREESYNC_JWT_SECRET: SECRET })).toMatchObject({ purgeIntervalMs: 86_400_000 });
+    expect(() => loadConfig({ TREESYNC_TRUNCATE_BATCH: '0' })).toThrow(/TREESYNC_TRUNCATE_BATCH/);
   });
 
   test('CORS origins: none by default in production, loopback in development mode, none on request', () => {

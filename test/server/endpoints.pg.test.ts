@@ -20,6 +20,8 @@ const server = useTestServer(db, { clock: { now: () => NOW }, captureLogs: true 
 const alice: Op[] = [move(ts(1, 'alice'), 'n1', 'ROOT', 'a'), set(ts(2, 'alice'), 'n1', 'text', 'Buy milk')];
 const bob: Op[] = [move(ts(3, 'bob'), 'n2', 'n1', 'a'), set(ts(4, 'bob'), 'n2', 'done', { at: [1, 2] })];
 
+const F = ts(1, 'alice'); // the frontier: alice's floor, the smallest
+
 function pushBody(replica: string, seen: number, ops: Op[]) {
   return { replica, seen, floor: ops[0]?.ts ?? ts(0, replica), ops };
 }
@@ -55,7 +57,7 @@ describe('one tree, two replicas', () => {
   test('a push stores the ops and answers the seq, counts and the server clock', async () => {
     const res = await server.call('POST', '/v1/trees/t1/push', { token, body: pushBody('alice', 0, alice) });
     expect(res.status).toBe(200);
-    expect(pushResponseSchema.parse(res.body)).toEqual({ seq: 2, accepted: 2, duplicates: 0, skipped: 0, ops: [], more: false, now: NOW });
+    expect(pushResponseSchema.parse(res.body)).toEqual({ seq: 2, accepted: 2, duplicates: 0, skipped: 0, ops: [], more: false, now: NOW, frontier: F });
   });
 
   test("a push from another replica carries the ops it has not seen, not its own", async () => {
@@ -69,6 +71,7 @@ describe('one tree, two replicas', () => {
       ops: alice.map((op, i) => ({ ...op, seq: i + 1 })),
       more: false,
       now: NOW,
+      frontier: F,
     });
   });
 
@@ -82,6 +85,7 @@ describe('one tree, two replicas', () => {
       ops: bob.map((op, i) => ({ ...op, seq: i + 3 })),
       more: false,
       now: NOW,
+      frontier: F,
     });
   });
 
@@ -92,11 +96,12 @@ describe('one tree, two replicas', () => {
       seq: 4,
       ops: [...alice, bob[0]].map((op, i) => ({ ...op, seq: i + 1 })),
       more: true,
+      frontier: F,
     });
     const rest = await server.call('GET', '/v1/trees/t1/pull?since=3', { token });
-    expect(rest.body).toEqual({ seq: 4, ops: [{ ...bob[1], seq: 4 }], more: false });
+    expect(rest.body).toEqual({ seq: 4, ops: [{ ...bob[1], seq: 4 }], more: false, frontier: F });
     const none = await server.call('GET', '/v1/trees/t1/pull?since=4', { token });
-    expect(none.body).toEqual({ seq: 4, ops: [], more: false });
+    expect(none.body).toEqual({ seq: 4, ops: [], more: false, frontier: F });
   });
 
   test('pull with since ahead of the tree answers reset', async () => {

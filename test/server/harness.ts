@@ -77,7 +77,7 @@ export interface EventsClient {
 }
 
 export interface TestServerOptions {
-  /** Environment for loadConfig on top of the test defaults (secret, port 0, no rate limit). */
+  /** Environment for loadConfig on top of the test defaults (secret, port 0, no rate limit, no truncation or purge). */
   env?: Record<string, string | undefined>;
   clock?: Clock;
   captureLogs?: boolean;
@@ -89,6 +89,9 @@ export async function startTestServer(databaseUrl: string, opts: TestServerOptio
     PORT: '0',
     TREESYNC_RATE_LIMIT: '0',
     TREESYNC_LOG_LEVEL: opts.captureLogs ? 'debug' : 'silent',
+    // No upkeep in the middle of a test that did not ask for it (lifecycle-job.pg.test.ts does).
+    TREESYNC_TRUNCATE_INTERVAL_MS: '0',
+    TREESYNC_PURGE_INTERVAL_MS: '0',
     ...opts.env,
   });
   const logs: Array<Record<string, unknown>> = [];

@@ -9,6 +9,7 @@ import { pullQuerySchema, pullResponseSchema } from './pull.ts';
 import { pushRequestSchema, pushResponseSchema } from './push.ts';
 import { stateResponseSchema } from './state.ts';
 import { tokenClaimsSchema } from './token.ts';
+import { trashQuerySchema, trashResponseSchema } from './trash.ts';
 import { createTreeRequestSchema, createTreeResponseSchema, treeInfoResponseSchema } from './tree.ts';
 
 export const WIRE_SCHEMAS = {
@@ -22,6 +23,8 @@ export const WIRE_SCHEMAS = {
   pullQuery: pullQuerySchema,
   pullResponse: pullResponseSchema,
   stateResponse: stateResponseSchema,
+  trashQuery: trashQuerySchema,
+  trashResponse: trashResponseSchema,
   pokeMessage: pokeMessageSchema,
   errorBody: errorBodySchema,
   errorCode: errorCodeSchema,

@@ -405,13 +405,17 @@ language sql
 as $$ select treesync.apply_ops(p_tree, treesync.parse_json_ops(p_ops), p_seen) $$;
 
 -- The trash: the tops of deleted subtrees (children of TRASH), newest delete first, with the
--- delete's ts and replica and where it took the node from. `p_limit` bounds the page.
+-- delete's ts and where it took the node from (null for a node created in the trash), and
+-- whether that parent still exists. At most `p_limit` rows.
 create function treesync.trash(p_tree text, p_limit integer)
-returns table (node text, ts text, replica text, old_parent text, old_pos text)
+returns table (node text, ts text, old_parent text, old_pos text, parent_exists boolean)
 language sql
 stable
+set enable_seqscan = off
+set enable_bitmapscan = off
 as $$
-  select n.id, m.ts, substr(m.ts, 21), m.old_parent, m.old_pos
+  select n.id, m.ts, m.old_parent, m.old_pos,
+         exists (select from treesync.nodes p where p.tree = p_tree and p.id = m.old_parent)
     from treesync.nodes n
     cross join lateral (select * from treesync.latest_move(p_tree, n.id) offset 0) m
    where n.tree = p_tree and n.parent = 'TRASH'   -- nodes_in_trash

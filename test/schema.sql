@@ -1181,11 +1181,14 @@ end
 $function$
 
 CREATE OR REPLACE FUNCTION treesync.trash(p_tree text, p_limit integer)
- RETURNS TABLE(node text, ts text, replica text, old_parent text, old_pos text)
+ RETURNS TABLE(node text, ts text, old_parent text, old_pos text, parent_exists boolean)
  LANGUAGE sql
  STABLE
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
 AS $function$
-  select n.id, m.ts, substr(m.ts, 21), m.old_parent, m.old_pos
+  select n.id, m.ts, m.old_parent, m.old_pos,
+         exists (select from treesync.nodes p where p.tree = p_tree and p.id = m.old_parent)
     from treesync.nodes n
     cross join lateral (select * from treesync.latest_move(p_tree, n.id) offset 0) m
    where n.tree = p_tree and n.parent = 'TRASH'   -- nodes_in_trash

@@ -14,7 +14,7 @@ import { WIRE_SCHEMAS } from '../../protocol/wire.ts';
  * - incompatible (a renamed or removed field, a stricter rule): bump PROTOCOL_VERSION, serve
  *   the old version alongside while clients move, then update the hash.
  */
-const WIRE_HASH = '8228a2402f20972344d355bcee635100c89794e5bb7f48cb34dd98cd4154142e';
+const WIRE_HASH = '0703017245849285f9f4671d25189231f091d116fb4a3f713949e8d36269c924';
 
 function wireDescription(): unknown {
   return {

@@ -2,7 +2,7 @@
 // commit), and each still gets its own answer: the good ones their seqs, a bad batch and a
 // push that is ahead of the tree their own errors, with nothing of theirs stored.
 import { expect, test } from 'vitest';
-import { formatTs, type Op } from '../../protocol/ops.ts';
+import { formatTs, type MoveOp, type Op } from '../../protocol/ops.ts';
 import { useTestDb } from '../pg/db.ts';
 import { useTestServer } from './harness.ts';
 
@@ -27,8 +27,9 @@ test('12 pushes at once, one of them a conflicting batch and one ahead of the tr
     const ops: Op[] = Array.from({ length: 20 }, (_, i) => ({
       ts: at(1000 + i, replica), type: 'move', node: `${replica}-${i}`, parent: i ? `${replica}-${i - 1}` : 'seed', pos: 'a',
     }));
-    // w3 sends the seed's ts with other content (ts_conflict); w7 claims a seq the tree never had.
-    if (w === 3) ops.push({ ...first, parent: 'TRASH' });
+    // w3 repeats one of its ts with other content (ts_conflict; a replica pushes only its own
+    // ts, so it cannot reuse the seed's); w7 claims a seq the tree never had.
+    if (w === 3) ops.push({ ...(ops[0] as MoveOp), parent: 'TRASH' });
     return { replica, seen: w === 7 ? 10_000 : 1, ops };
   });
   // Hold the tree's lock meanwhile: the pushes pile up behind it. Merged one group at a time,

@@ -7,8 +7,8 @@
 --    (ops.seen, capped at the seq before its batch: nobody has seen the future) and is not part
 --    of an operation's identity: a duplicate with another `seen` is still a duplicate.
 --
--- 2. Restore. A delete D (a move of a node into the trash) and an edit E (a set, or a move
---    that is not into the trash) are concurrent when neither author had seen the other:
+-- 2. Restore. A delete D (a move of an existing node into the trash, not from TRASH) and an
+--    edit E (a set, or an applied move that is not into TRASH) are concurrent when neither author had seen the other:
 --    seen(D) < seq(E) and seen(E) < seq(D). Operations of one replica are never concurrent: a
 --    replica has seen its own earlier operations. After each merge, for the batch's edits and
 --    deletes against the concurrent window (the ops after the batch's smallest `seen`), when
@@ -172,6 +172,8 @@ set enable_material = off
 as $$
 declare
   v_path text[];
+  v_up text[];
+  v_skipped integer;
   v_top text;
   v_move treesync.moves;
   v_del record;
@@ -189,7 +191,15 @@ begin
     for i in reverse cardinality(v_path) - 1 .. 1 loop
       v_top := v_path[i];
       select * into v_move from treesync.latest_move(p_tree, v_top);
-      continue when not found or v_move.old_parent is null or v_move.ts = p_ts;
+      -- a delete: it moved the node (did not create it) from elsewhere than TRASH itself. Its
+      -- old parent may be in the trash by now: restored there, the next round of the walk
+      -- meets that parent's own delete (the chain).
+      continue when not found or v_move.old_parent is null or v_move.old_parent = 'TRASH'
+                 or v_move.ts = p_ts;
+      -- a delete that cannot be undone: its old parent is gone, or now inside the node's own
+      -- subtree (moving back would make a cycle)
+      v_up := treesync.path_up(p_tree, v_move.old_parent);
+      continue when v_up[cardinality(v_up)] not in ('ROOT', 'TRASH') or v_top = any(v_up);
       select o.seq, coalesce(o.seen, o.seq - 1) as seen into v_del
         from treesync.ops o where o.ts = v_move.ts and o.tree = p_tree;
       continue when not found;
@@ -205,18 +215,26 @@ begin
     insert into treesync.ops (tree, seq, ts, type, node, parent, pos, seen)
     values (p_tree, v_seq + 1, v_ts, 'move', v_top, v_move.old_parent, v_move.old_pos, v_seq);
     update treesync.trees set seq = v_seq + 1, newest_ts = v_ts where id = p_tree;
-    perform treesync.merge_moves(p_tree,
-      array[row(0, v_ts, 'move', v_top, v_move.old_parent, v_move.old_pos, null, null)::treesync.op]);
+    select m.skipped into v_skipped from treesync.merge_moves(p_tree,
+      array[row(0, v_ts, 'move', v_top, v_move.old_parent, v_move.old_pos, null, null)::treesync.op]) m;
     v_restored := v_restored + 1;
+    -- (checked above, so never expected: a restore that changed nothing ends the walk)
+    exit when v_skipped > 0;
   end loop;
   return v_restored;
 end
 $$;
 
 -- The restores a merged batch calls for (rule: the header). The batch is seqs p_first ..
--- p_last; the window is the ops after the batch's smallest `seen`. Nothing is read when no
--- op of the window is another author's (an up-to-date replica's push).
-create function treesync.restore_concurrent(p_tree text, p_first bigint, p_last bigint)
+-- p_last; `p_late` when its merge undid and redid logged moves (their outcomes may have
+-- changed). What is looked at:
+-- - the deletes this merge placed: the batch's moves, and when late every move it redid, that
+--   now stand (their node's latest applied move, into the trash, from elsewhere than TRASH);
+-- - the edits: the batch's, the ops after the smallest `seen` of those deletes (the only ones
+--   that can be concurrent with them), and when late the redone moves.
+-- Nothing is read but the batch when its author had seen the whole tree and it is not late
+-- (an up-to-date replica's push).
+create function treesync.restore_concurrent(p_tree text, p_first bigint, p_last bigint, p_late boolean)
 returns integer
 language plpgsql
 set enable_seqscan = off
@@ -228,35 +246,49 @@ as $$
 declare
   v_min_seen bigint;
   v_replicas integer;
+  v_oldest_move text collate "C";
+  v_del_seen bigint;
+  v_from bigint;
   v_restored integer := 0;
-  v_has_delete boolean;
   e record;
 begin
   if p_last < p_first then
     return 0;
   end if;
-  select min(o.seen), count(distinct substr(o.ts, 21)) into v_min_seen, v_replicas
+  select min(o.seen), count(distinct substr(o.ts, 21)), min(o.ts) filter (where o.type = 'move')
+    into v_min_seen, v_replicas, v_oldest_move
     from treesync.ops o where o.tree = p_tree and o.seq between p_first and p_last;
-  if v_min_seen >= p_first - 1 and v_replicas = 1 then
+  if v_min_seen >= p_first - 1 and v_replicas = 1 and not p_late then
     return 0;
   end if;
 
-  -- Does the batch delete anything (a move into the trash that still stands)? Then the
-  -- window's edits are candidates too; otherwise only the batch's own.
-  select bool_or(treesync.in_trash(p_tree, m.parent))
-    into v_has_delete
-    from treesync.ops o
-    cross join lateral (select * from treesync.latest_move(p_tree, o.node) offset 0) m
-   where o.tree = p_tree and o.seq between p_first and p_last and o.type = 'move' and m.ts = o.ts;
+  -- The moves this merge placed (not late: exactly the batch's), those that stand as deletes,
+  -- and the least that any of them had seen.
+  select min(coalesce(o.seen, o.seq - 1)) into v_del_seen
+    from treesync.moves m
+    cross join lateral (select l.ts from treesync.latest_move(p_tree, m.node) l offset 0) l
+    cross join lateral (select s.seq, s.seen from treesync.ops s
+                         where s.ts = m.ts and (s.tree = p_tree) is true offset 0) o
+   where m.tree = p_tree and m.ts >= v_oldest_move and m.applied and l.ts = m.ts
+     and m.old_parent is not null and m.old_parent <> 'TRASH'
+     and treesync.in_trash(p_tree, m.parent);
+  v_from := least(coalesce(v_del_seen + 1, p_first), p_first);
 
   for e in
-    select o.seq, coalesce(o.seen, o.seq - 1) as seen, o.ts, o.node
-      from treesync.ops o
-     where o.tree = p_tree
-       and o.seq between (case when coalesce(v_has_delete, false) then least(v_min_seen + 1, p_first) else p_first end)
-                     and p_last
-       and not (o.type = 'move' and o.parent = 'TRASH')
-     order by o.seq
+    select c.seq, c.seen, c.ts, c.node
+      from (select o.seq, coalesce(o.seen, o.seq - 1) as seen, o.ts, o.node, o.type, o.parent
+              from treesync.ops o
+             where o.tree = p_tree and o.seq between v_from and p_last
+            union
+            select o.seq, coalesce(o.seen, o.seq - 1), o.ts, o.node, o.type, o.parent
+              from treesync.moves m
+             cross join lateral (select s.* from treesync.ops s
+                                  where s.ts = m.ts and (s.tree = p_tree) is true offset 0) o
+             where p_late and m.tree = p_tree and m.ts >= v_oldest_move) c
+     where c.type = 'set'
+        or (c.parent <> 'TRASH'
+            and exists (select from treesync.moves m where m.tree = p_tree and m.ts = c.ts and m.applied))
+     order by c.seq
   loop
     v_restored := v_restored + treesync.restore_for(p_tree, e.seq, e.seen, e.ts, e.node);
   end loop;
@@ -371,7 +403,7 @@ begin
 
   -- 6. Restores of work deleted concurrently (they take the seqs after the batch's).
   if v_accepted > 0 and v_deletes = 'restore' then
-    v_restored := treesync.restore_concurrent(p_tree, v_seq + 1, v_seq + v_accepted);
+    v_restored := treesync.restore_concurrent(p_tree, v_seq + 1, v_seq + v_accepted, v_undone > 0);
   end if;
 
   if v_accepted > 0 then

@@ -82,17 +82,20 @@ begin
 end
 $$;
 
--- The node's latest applied move (the one that put it where it is), or no row.
+-- The node's latest applied move (the one that put it where it is), or no row. Ordered as
+-- moves_node is, so that index (both keys equal, read backwards) is the only plan that needs
+-- no sort: the primary key (tree, ts) read backwards would filter the tree's whole log.
 create function treesync.latest_move(p_tree text, p_node text)
 returns setof treesync.moves
 language sql
 stable
 set enable_seqscan = off
 set enable_bitmapscan = off
+set enable_sort = off
 as $$
   select m.* from treesync.moves m
    where m.tree = p_tree and m.node = p_node and m.applied
-   order by m.ts desc
+   order by m.tree desc, m.node desc, m.ts desc
    limit 1
 $$;
 
@@ -200,8 +203,9 @@ begin
       -- subtree (moving back would make a cycle)
       v_up := treesync.path_up(p_tree, v_move.old_parent);
       continue when v_up[cardinality(v_up)] not in ('ROOT', 'TRASH') or v_top = any(v_up);
+      -- (by the (ts, tree) index only, as new_ops in 000003)
       select o.seq, coalesce(o.seen, o.seq - 1) as seen into v_del
-        from treesync.ops o where o.ts = v_move.ts and o.tree = p_tree;
+        from treesync.ops o where o.ts = v_move.ts and (o.tree = p_tree) is true;
       continue when not found;
       continue when treesync.had_seen(v_del.seen, v_move.ts, p_seq, p_ts)
                  or treesync.had_seen(p_seen, p_ts, v_del.seq, v_move.ts);
@@ -232,8 +236,8 @@ $$;
 --   now stand (their node's latest applied move, into the trash, from elsewhere than TRASH);
 -- - the edits: the batch's, the ops after the smallest `seen` of those deletes (the only ones
 --   that can be concurrent with them), and when late the redone moves.
--- Nothing is read but the batch when its author had seen the whole tree and it is not late
--- (an up-to-date replica's push).
+-- Nothing is read but the batch when its author had seen the whole tree (an up-to-date
+-- replica's push).
 create function treesync.restore_concurrent(p_tree text, p_first bigint, p_last bigint, p_late boolean)
 returns integer
 language plpgsql
@@ -258,7 +262,10 @@ begin
   select min(o.seen), count(distinct substr(o.ts, 21)), min(o.ts) filter (where o.type = 'move')
     into v_min_seen, v_replicas, v_oldest_move
     from treesync.ops o where o.tree = p_tree and o.seq between p_first and p_last;
-  if v_min_seen >= p_first - 1 and v_replicas = 1 and not p_late then
+  -- An author who had seen the whole tree: nothing stored is concurrent with the batch, and its
+  -- batch is not late either (a hybrid clock is past every ts it has seen), so no older pair
+  -- changed. (A 2-argument SQL caller is taken to be such an author.)
+  if v_min_seen >= p_first - 1 and v_replicas = 1 then
     return 0;
   end if;
 

@@ -352,10 +352,11 @@ CREATE OR REPLACE FUNCTION treesync.latest_move(p_tree text, p_node text)
  STABLE
  SET enable_seqscan TO 'off'
  SET enable_bitmapscan TO 'off'
+ SET enable_sort TO 'off'
 AS $function$
   select m.* from treesync.moves m
    where m.tree = p_tree and m.node = p_node and m.applied
-   order by m.ts desc
+   order by m.tree desc, m.node desc, m.ts desc
    limit 1
 $function$
 
@@ -1053,7 +1054,10 @@ begin
   select min(o.seen), count(distinct substr(o.ts, 21)), min(o.ts) filter (where o.type = 'move')
     into v_min_seen, v_replicas, v_oldest_move
     from treesync.ops o where o.tree = p_tree and o.seq between p_first and p_last;
-  if v_min_seen >= p_first - 1 and v_replicas = 1 and not p_late then
+  -- An author who had seen the whole tree: nothing stored is concurrent with the batch, and its
+  -- batch is not late either (a hybrid clock is past every ts it has seen), so no older pair
+  -- changed. (A 2-argument SQL caller is taken to be such an author.)
+  if v_min_seen >= p_first - 1 and v_replicas = 1 then
     return 0;
   end if;
 
@@ -1130,8 +1134,9 @@ begin
       -- subtree (moving back would make a cycle)
       v_up := treesync.path_up(p_tree, v_move.old_parent);
       continue when v_up[cardinality(v_up)] not in ('ROOT', 'TRASH') or v_top = any(v_up);
+      -- (by the (ts, tree) index only, as new_ops in 000003)
       select o.seq, coalesce(o.seen, o.seq - 1) as seen into v_del
-        from treesync.ops o where o.ts = v_move.ts and o.tree = p_tree;
+        from treesync.ops o where o.ts = v_move.ts and (o.tree = p_tree) is true;
       continue when not found;
       continue when treesync.had_seen(v_del.seen, v_move.ts, p_seq, p_ts)
                  or treesync.had_seen(p_seen, p_ts, v_del.seq, v_move.ts);

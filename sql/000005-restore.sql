@@ -3,7 +3,8 @@
 -- 1. Knowledge. Each operation carries `seen`, the tree's seq its author had applied when it
 --    made it: the operation's own `seen` field, else the batch's (apply_ops' third argument),
 --    else, for the pinned 2-argument calls, the tree's seq before the batch (a caller that says
---    nothing is taken to have seen everything stored). It is stored with the operation
+--    nothing is taken to have seen everything stored, and its batch's ops each other: such a
+--    batch of ops without `seen` merges exactly as before this migration). It is stored with the operation
 --    (ops.seen, capped at the seq before its batch: nobody has seen the future) and is not part
 --    of an operation's identity: a duplicate with another `seen` is still a duplicate.
 --
@@ -238,7 +239,8 @@ $$;
 --   that can be concurrent with them), and when late the redone moves.
 -- Nothing is read but the batch when its author had seen the whole tree (an up-to-date
 -- replica's push).
-create function treesync.restore_concurrent(p_tree text, p_first bigint, p_last bigint, p_late boolean)
+create function treesync.restore_concurrent(p_tree text, p_first bigint, p_last bigint, p_late boolean,
+                                             p_informed boolean)
 returns integer
 language plpgsql
 set enable_seqscan = off
@@ -264,8 +266,10 @@ begin
     from treesync.ops o where o.tree = p_tree and o.seq between p_first and p_last;
   -- An author who had seen the whole tree: nothing stored is concurrent with the batch, and its
   -- batch is not late either (a hybrid clock is past every ts it has seen), so no older pair
-  -- changed. (A 2-argument SQL caller is taken to be such an author.)
-  if v_min_seen >= p_first - 1 and v_replicas = 1 then
+  -- changed. A batch given without any `seen` (`p_informed`: the pinned 2-argument form) is
+  -- taken to be informed of everything, its own ops of several replicas included: it merges
+  -- exactly as before restores existed.
+  if v_min_seen >= p_first - 1 and (v_replicas = 1 or p_informed) then
     return 0;
   end if;
 
@@ -410,7 +414,7 @@ begin
 
   -- 6. Restores of work deleted concurrently (they take the seqs after the batch's).
   if v_accepted > 0 and v_deletes = 'restore' then
-    v_restored := treesync.restore_concurrent(p_tree, v_seq + 1, v_seq + v_accepted, v_undone > 0);
+    v_restored := treesync.restore_concurrent(p_tree, v_seq + 1, v_seq + v_accepted, v_undone > 0, p_seen is null);
   end if;
 
   if v_accepted > 0 then

@@ -217,7 +217,7 @@ begin
 
   -- 6. Restores of work deleted concurrently (they take the seqs after the batch's).
   if v_accepted > 0 and v_deletes = 'restore' then
-    v_restored := treesync.restore_concurrent(p_tree, v_seq + 1, v_seq + v_accepted, v_undone > 0);
+    v_restored := treesync.restore_concurrent(p_tree, v_seq + 1, v_seq + v_accepted, v_undone > 0, p_seen is null);
   end if;
 
   if v_accepted > 0 then
@@ -1030,7 +1030,7 @@ begin
 end
 $function$
 
-CREATE OR REPLACE FUNCTION treesync.restore_concurrent(p_tree text, p_first bigint, p_last bigint, p_late boolean)
+CREATE OR REPLACE FUNCTION treesync.restore_concurrent(p_tree text, p_first bigint, p_last bigint, p_late boolean, p_informed boolean)
  RETURNS integer
  LANGUAGE plpgsql
  SET enable_seqscan TO 'off'
@@ -1056,8 +1056,10 @@ begin
     from treesync.ops o where o.tree = p_tree and o.seq between p_first and p_last;
   -- An author who had seen the whole tree: nothing stored is concurrent with the batch, and its
   -- batch is not late either (a hybrid clock is past every ts it has seen), so no older pair
-  -- changed. (A 2-argument SQL caller is taken to be such an author.)
-  if v_min_seen >= p_first - 1 and v_replicas = 1 then
+  -- changed. A batch given without any `seen` (`p_informed`: the pinned 2-argument form) is
+  -- taken to be informed of everything, its own ops of several replicas included: it merges
+  -- exactly as before restores existed.
+  if v_min_seen >= p_first - 1 and (v_replicas = 1 or p_informed) then
     return 0;
   end if;
 

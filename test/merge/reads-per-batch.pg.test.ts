@@ -147,3 +147,40 @@ test('concurrent pushes to one tree each read rows by their batch and the moves 
   // where reading the tree once per batch of 100 would be 200.
   expect(large).toBeLessThan(60);
 }, 120_000);
+
+test('a batch whose author had not seen the last 300 ops (deletes among them) reads rows by the batch and that window, not by the tree', async () => {
+  await createTree(db, 'stale');
+  const gen = new RandomTree('main', 4);
+  let measures = 0;
+  const measure = async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    // Another replica, whose clock is behind main's: main's batches are not late, so what is
+    // measured on top of an ordinary merge is the restore check against the window.
+    const other = gen.fork(`other${++measures}`, 20 + measures, gen.clock - 5_000_000);
+    try {
+      let most = 0;
+      for (let call = 0; call < CALLS; call++) {
+        const seen = Number((await client.query('select seq from treesync.trees where id = $1', ['stale'])).rows[0].seq);
+        // The other replica's 300 ops, 10 of them deletes, which main has not seen.
+        const deletes = other.reparents(10).map((op) => ({ ...op, parent: 'TRASH' }));
+        await applyOps(client, 'stale', [...other.creations(200), ...other.reparents(90), ...deletes]);
+        const batch = JSON.stringify(mixedBatch(gen));
+        const { rows } = await rowsRead(client, () => client.query('select treesync.apply_ops($1, $2::jsonb, $3)', ['stale', batch, seen]));
+        most = Math.max(most, rows);
+      }
+      return most;
+    } finally {
+      await client.end();
+    }
+  };
+  await grow('stale', gen, SMALL);
+  const small = await measure();
+  await grow('stale', gen, LARGE);
+  const large = await measure();
+  await analyze();
+  const analysed = await measure();
+  console.log(`[guard] batch of 220 against a window of 300 unseen ops: ${small} rows at ${SMALL} nodes, ${large} at ${LARGE}, ${analysed} after ANALYZE`);
+  expect(large).toBeLessThan(2 * small);
+  expect(analysed).toBeLessThan(2 * small);
+}, 120_000);

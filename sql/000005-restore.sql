@@ -255,6 +255,7 @@ declare
   v_oldest_move text collate "C";
   v_del_seen bigint;
   v_from bigint;
+  v_pass integer;
   v_restored integer := 0;
   e record;
 begin
@@ -285,6 +286,11 @@ begin
      and treesync.in_trash(p_tree, m.parent);
   v_from := least(coalesce(v_del_seen + 1, p_first), p_first);
 
+  -- A restore moves a subtree, which can change what an edit looked at earlier in the pass
+  -- sees: passes until one restores nothing (a fixpoint; each restore is a new op that saw
+  -- everything, so this ends).
+  for pass in 1 .. 100 loop
+  v_pass := 0;
   for e in
     select c.seq, c.seen, c.ts, c.node
       from (select o.seq, coalesce(o.seen, o.seq - 1) as seen, o.ts, o.node, o.type, o.parent
@@ -301,7 +307,10 @@ begin
             and exists (select from treesync.moves m where m.tree = p_tree and m.ts = c.ts and m.applied))
      order by c.seq
   loop
-    v_restored := v_restored + treesync.restore_for(p_tree, e.seq, e.seen, e.ts, e.node);
+    v_pass := v_pass + treesync.restore_for(p_tree, e.seq, e.seen, e.ts, e.node);
+  end loop;
+  v_restored := v_restored + v_pass;
+  exit when v_pass = 0;
   end loop;
   return v_restored;
 end

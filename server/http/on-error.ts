@@ -47,7 +47,7 @@ export function toTreesyncError(err: unknown, c?: Context<AppEnv>): TreesyncErro
   const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
   if (
     (typeof code === 'string' && (UNAVAILABLE_SQLSTATES.has(code) || UNAVAILABLE_ERRNOS.has(code))) ||
-    (typeof message === 'string' && /timeout exceeded when trying to connect|Connection terminated/i.test(message))
+    (typeof message === 'string' && /timeout exceeded when trying to connect|Connection terminated|encountered a connection error and is not queryable/i.test(message))
   ) {
     return new TreesyncError('unavailable', 'the database is unavailable; retry later');
   }

@@ -29,6 +29,9 @@ export const timestampField = (field: string) =>
 export const seqSchema = z.int({ error: 'a seq is a non-negative integer' }).min(0, 'a seq is a non-negative integer');
 
 const ts = timestampField('ts');
+/** What the op's author had applied when it made it (optional: else the push's `seen`). Not part
+ * of the op's identity. Decides restores of concurrently deleted work (docs/deletes.md). */
+const seen = z.int({ error: 'seen must be a non-negative integer' }).min(0, 'seen must be a non-negative integer').optional();
 const nodeId = (field: string) => stringField(field, NODE_ID, 'a node id ([A-Za-z0-9_-]{1,64})');
 
 /** Any JSON value (what JSON.parse can give), required: `null` is a value, missing is not. */
@@ -45,8 +48,9 @@ export const moveOpSchema = z.strictObject(
     node: stringField('node', MOVABLE_NODE_ID, 'a node id ([A-Za-z0-9_-]{1,64}) other than ROOT and TRASH'),
     parent: nodeId('parent'),
     pos: stringField('pos', ORDER_KEY, 'printable ASCII of at most 128 bytes'),
+    seen,
   },
-  { error: (iss) => (iss.code === 'unrecognized_keys' ? 'a move has only the fields ts, type, node, parent, pos' : undefined) },
+  { error: (iss) => (iss.code === 'unrecognized_keys' ? 'a move has only the fields ts, type, node, parent, pos, seen' : undefined) },
 );
 
 export const setOpSchema = z.strictObject(
@@ -56,8 +60,9 @@ export const setOpSchema = z.strictObject(
     node: nodeId('node'),
     key: stringField('key', FIELD_KEY, 'a field key ([A-Za-z0-9_.-]{1,64})'),
     value: jsonValue,
+    seen,
   },
-  { error: (iss) => (iss.code === 'unrecognized_keys' ? 'a set has only the fields ts, type, node, key, value' : undefined) },
+  { error: (iss) => (iss.code === 'unrecognized_keys' ? 'a set has only the fields ts, type, node, key, value, seen' : undefined) },
 );
 
 export const opSchema = z.discriminatedUnion('type', [moveOpSchema, setOpSchema], {

@@ -14,11 +14,15 @@
  *             (SQLite); never with a locale.
  * - seq:      the server's sequence number of a tree: every stored op has one, gap-free.
  * - floor:    the oldest ts a replica may still send (its oldest unpushed op, else its clock).
+ * - seen:     the highest seq a replica has applied; on an op, what its author had applied when
+ *             it made it (a delete that had not seen an edit inside its subtree is undone).
  * - frontier: the smallest floor among live replicas; no op older than it can still arrive, so
  *             the move log before it is never undone again.
  */
 
 export const ROOT = 'ROOT';
+/** The replica id of the server's own operations (restores); no client may push as it. */
+export const SERVER_REPLICA = 'server';
 export const TRASH = 'TRASH';
 
 export const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -40,6 +44,8 @@ export interface MoveOp {
   node: string;
   parent: string;
   pos: string;
+  /** The seq its author had applied when it made it; absent: the push's `seen`. */
+  seen?: number;
 }
 
 export interface SetOp {
@@ -48,6 +54,8 @@ export interface SetOp {
   node: string;
   key: string;
   value: Json;
+  /** The seq its author had applied when it made it; absent: the push's `seen`. */
+  seen?: number;
 }
 
 export type Op = MoveOp | SetOp;

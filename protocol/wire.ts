@@ -10,6 +10,7 @@ import { pushRequestSchema, pushResponseSchema } from './push.ts';
 import { snapshotQuerySchema } from './snapshot-query.ts';
 import { stateResponseSchema } from './state.ts';
 import { tokenClaimsSchema } from './token.ts';
+import { trashQuerySchema, trashResponseSchema } from './trash.ts';
 import { createTreeRequestSchema, createTreeResponseSchema, treeInfoResponseSchema } from './tree.ts';
 
 export const WIRE_SCHEMAS = {
@@ -24,6 +25,8 @@ export const WIRE_SCHEMAS = {
   pullResponse: pullResponseSchema,
   snapshotQuery: snapshotQuerySchema,
   stateResponse: stateResponseSchema,
+  trashQuery: trashQuerySchema,
+  trashResponse: trashResponseSchema,
   pokeMessage: pokeMessageSchema,
   errorBody: errorBodySchema,
   errorCode: errorCodeSchema,

@@ -52,7 +52,8 @@ create table treesync.ops (
   parent text collate "C",
   pos text collate "C",
   key text collate "C",
-  value jsonb
+  value jsonb,
+  seen bigint
 );
 
 create table treesync.replicas (
@@ -75,6 +76,7 @@ create table treesync.trees (
   seq bigint not null default 0,
   created_at timestamp with time zone not null default now(),
   newest_ts text collate "C",
+  deletes text collate "C" not null default 'restore'::text,
   log_from text collate "C",
   kept_seq bigint not null default 0
 );
@@ -97,13 +99,19 @@ alter table treesync.replicas add constraint replicas_pkey PRIMARY KEY (tree, re
 
 alter table treesync.trash_times add constraint trash_times_pkey PRIMARY KEY (tree, node);
 
+alter table treesync.trees add constraint trees_deletes_check CHECK ((deletes = ANY (ARRAY['restore'::text, 'win'::text])));
+
 alter table treesync.trees add constraint trees_pkey PRIMARY KEY (id);
 
 CREATE UNIQUE INDEX fields_pkey ON treesync.fields USING btree (tree, node, key);
 
 CREATE UNIQUE INDEX migrations_pkey ON treesync.migrations USING btree (name);
 
+CREATE INDEX moves_node ON treesync.moves USING btree (tree, node, ts);
+
 CREATE UNIQUE INDEX moves_pkey ON treesync.moves USING btree (tree, ts);
+
+CREATE INDEX nodes_in_trash ON treesync.nodes USING btree (tree, id) WHERE (parent = 'TRASH'::text);
 
 CREATE UNIQUE INDEX nodes_pkey ON treesync.nodes USING btree (tree, id);
 
@@ -135,6 +143,11 @@ $function$
 
 CREATE OR REPLACE FUNCTION treesync.apply_ops(p_tree text, p_ops jsonb)
  RETURNS jsonb
+ LANGUAGE sql
+AS $function$ select treesync.apply_ops(p_tree, p_ops, null::bigint) $function$
+
+CREATE OR REPLACE FUNCTION treesync.apply_ops(p_tree text, p_ops jsonb, p_seen bigint)
+ RETURNS jsonb
  LANGUAGE plpgsql
  SET enable_seqscan TO 'off'
  SET enable_bitmapscan TO 'off'
@@ -147,18 +160,24 @@ declare
     coalesce(nullif(current_setting('treesync.max_value_bytes', true), '')::integer, 65536);
   v_seq bigint;
   v_newest_stored text collate "C";
+  v_deletes text;
   v_ops treesync.op[];
   v_new treesync.op[];
   v_accepted integer;
   v_undone integer;
   v_skipped integer;
+  v_restored integer := 0;
   v_frontier text collate "C";
   v_stale text[];
 begin
-  -- 1. Serialise the merges of this tree. The lock is held until commit, so two merges never
-  --    interleave (interleaved cycle checks could each pass and together make a cycle), and seqs
-  --    become visible in order.
-  select t.seq, t.newest_ts into v_seq, v_newest_stored from treesync.trees t where t.id = p_tree for update;
+  if p_seen < 0 then
+    raise exception using
+      errcode = 'TS001',
+      message = format('seen %s must be a non-negative integer', p_seen);
+  end if;
+  -- 1. Serialise the merges of this tree (000003).
+  select t.seq, t.newest_ts, t.deletes into v_seq, v_newest_stored, v_deletes
+    from treesync.trees t where t.id = p_tree for update;
   if not found then
     raise exception using
       errcode = 'TS003',
@@ -170,9 +189,6 @@ begin
   v_new := treesync.new_ops(p_tree, v_ops, v_newest_stored);
   v_accepted := cardinality(v_new);
 
-  --    Operations older than the stability frontier can no longer arrive from a replica that
-  --    is still counted: refuse them, naming them, so it re-issues its edits with fresh
-  --    timestamps. (Duplicates change nothing and do not count.)
   v_frontier := treesync.frontier(p_tree);
   if v_frontier is not null then
     select array_agg(o.ts order by o.idx) into v_stale from unnest(v_new) o where o.ts < v_frontier;
@@ -185,18 +201,17 @@ begin
     end if;
   end if;
 
-  -- 3. Store the new operations, in batch order, with the next seqs.
-  insert into treesync.ops (tree, seq, ts, type, node, parent, pos, key, value)
+  -- 3. Store the new operations, in batch order, with the next seqs and what each had seen.
+  insert into treesync.ops (tree, seq, ts, type, node, parent, pos, key, value, seen)
   select p_tree, v_seq + row_number() over (order by o.idx), o.ts, o.type, o.node, o.parent,
-         o.pos, o.key, o.value
+         o.pos, o.key, o.value,
+         least(coalesce((p_ops -> o.idx ->> 'seen')::bigint, p_seen, v_seq), v_seq)
     from unnest(v_new) o;
   if v_accepted > 0 then
     update treesync.trees
        set seq = v_seq + v_accepted,
            newest_ts = greatest(newest_ts, (select max(o.ts) from unnest(v_new) o))
      where id = p_tree;
-    -- Tell listeners (every server process) at commit that the tree's seq grew.
-    perform pg_notify('treesync_seq', jsonb_build_object('tree', p_tree, 'seq', v_seq + v_accepted)::text);
   end if;
 
   -- 4. Moves, merged in timestamp order (merge_moves).
@@ -213,6 +228,17 @@ begin
      set value = excluded.value, ts = excluded.ts
    where f.ts < excluded.ts;
 
+  -- 6. Restores of work deleted concurrently (they take the seqs after the batch's).
+  if v_accepted > 0 and v_deletes = 'restore' then
+    v_restored := treesync.restore_concurrent(p_tree, v_seq + 1, v_seq + v_accepted, v_undone > 0, p_seen is null);
+  end if;
+
+  if v_accepted > 0 then
+    -- Tell listeners (every server process) at commit that the tree's seq grew.
+    perform pg_notify('treesync_seq',
+      jsonb_build_object('tree', p_tree, 'seq', v_seq + v_accepted + v_restored)::text);
+  end if;
+
   return jsonb_build_object(
     'seq', v_seq + v_accepted,
     'accepted', v_accepted,
@@ -220,7 +246,8 @@ begin
     'first_seq', case when v_accepted > 0 then v_seq + 1 end,
     'undone', v_undone,
     'redone', v_undone,
-    'skipped', v_skipped
+    'skipped', v_skipped,
+    'restored', v_restored
   );
 end
 $function$
@@ -249,6 +276,11 @@ begin
 end
 $function$
 
+CREATE OR REPLACE FUNCTION treesync.apply_ops(p_tree text, p_ops text, p_seen bigint)
+ RETURNS jsonb
+ LANGUAGE sql
+AS $function$ select treesync.apply_ops(p_tree, treesync.parse_json_ops(p_ops), p_seen) $function$
+
 CREATE OR REPLACE FUNCTION treesync.create_tree(p_tree text)
  RETURNS boolean
  LANGUAGE plpgsql
@@ -271,6 +303,34 @@ begin
 end
 $function$
 
+CREATE OR REPLACE FUNCTION treesync.create_tree(p_tree text, p_options jsonb)
+ RETURNS boolean
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_deletes text;
+begin
+  if p_options is null or jsonb_typeof(p_options) <> 'object'
+     or p_options - 'deletes' <> '{}'::jsonb then
+    raise exception using
+      errcode = 'TS001',
+      message = 'tree options are an object with only the field "deletes"';
+  end if;
+  v_deletes := coalesce(p_options ->> 'deletes', 'restore');
+  if p_options ? 'deletes' and (jsonb_typeof(p_options -> 'deletes') <> 'string'
+                                 or v_deletes not in ('restore', 'win')) then
+    raise exception using
+      errcode = 'TS001',
+      message = 'deletes must be "restore" or "win"';
+  end if;
+  if not treesync.create_tree(p_tree) then
+    return false;
+  end if;
+  update treesync.trees set deletes = v_deletes where id = p_tree;
+  return true;
+end
+$function$
+
 CREATE OR REPLACE FUNCTION treesync.frontier(p_tree text)
  RETURNS text
  LANGUAGE sql
@@ -282,6 +342,37 @@ AS $function$
       where r.tree = p_tree
         and r.seen_at > now() - treesync.retention()),
     (select t.log_from from treesync.trees t where t.id = p_tree))
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.had_seen(a_seen bigint, a_ts text, b_seq bigint, b_ts text)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$
+  select a_seen >= b_seq
+      or (substr(a_ts, 21) = substr(b_ts, 21) and b_ts collate "C" < a_ts collate "C")
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.in_trash(p_tree text, p_node text)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select p[cardinality(p)] = 'TRASH' from treesync.path_up(p_tree, p_node) p
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.latest_move(p_tree text, p_node text)
+ RETURNS SETOF treesync.moves
+ LANGUAGE sql
+ STABLE
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_sort TO 'off'
+AS $function$
+  select m.* from treesync.moves m
+   where m.tree = p_tree and m.node = p_node and m.applied
+   order by m.tree desc, m.node desc, m.ts desc
+   limit 1
 $function$
 
 CREATE OR REPLACE FUNCTION treesync.load_window(p_tree text, p_moves treesync.op[], p_oldest_new text, p_late boolean, OUT ids text[], OUT parents integer[], OUT poss text[], OUT present boolean[], OUT slot jsonb)
@@ -811,7 +902,7 @@ begin
 end
 $function$
 
-CREATE OR REPLACE FUNCTION treesync.op_problem(p_op jsonb, p_max_value_bytes integer)
+CREATE OR REPLACE FUNCTION treesync.op_fields_problem(p_op jsonb, p_max_value_bytes integer)
  RETURNS text
  LANGUAGE sql
  STABLE PARALLEL SAFE
@@ -868,6 +959,42 @@ AS $function$
   end
 $function$
 
+CREATE OR REPLACE FUNCTION treesync.op_problem(p_op jsonb, p_max_value_bytes integer)
+ RETURNS text
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$
+  select case
+    when jsonb_typeof(p_op) = 'object' and p_op ? 'seen'
+         and not (jsonb_typeof(p_op -> 'seen') = 'number'
+                  and (p_op ->> 'seen') ~ '^[0-9]{1,15}$') then
+      'seen must be a non-negative integer'
+    when jsonb_typeof(p_op) = 'object' then
+      treesync.op_fields_problem(p_op - 'seen', p_max_value_bytes)
+    else
+      treesync.op_fields_problem(p_op, p_max_value_bytes)
+  end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.parse_json_ops(p_ops text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ IMMUTABLE
+AS $function$
+declare
+  v_detail text;
+begin
+  return p_ops::jsonb;
+exception
+  when data_exception or program_limit_exceeded then
+    get stacked diagnostics v_detail = pg_exception_detail;
+    raise exception using
+      errcode = 'TS001',
+      message = format('operations are not JSON that can be stored: %s%s',
+                       sqlerrm, coalesce(' (' || nullif(v_detail, '') || ')', ''));
+end
+$function$
+
 CREATE OR REPLACE FUNCTION treesync.parse_ops(p_ops jsonb, p_max_value_bytes integer)
  RETURNS treesync.op[]
  LANGUAGE plpgsql
@@ -904,6 +1031,26 @@ begin
     into v_ops
     from jsonb_array_elements(p_ops) with ordinality as e(op, idx);
   return v_ops;
+end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.path_up(p_tree text, p_node text)
+ RETURNS text[]
+ LANGUAGE plpgsql
+ STABLE
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+AS $function$
+declare
+  v_path text[] := array[p_node];
+  v_at text collate "C" := p_node;
+begin
+  for i in 1 .. 100000 loop
+    select n.parent into v_at from treesync.nodes n where n.tree = p_tree and n.id = v_at;
+    exit when not found or v_at is null;
+    v_path := v_path || v_at::text;
+  end loop;
+  return v_path;
 end
 $function$
 
@@ -992,6 +1139,147 @@ begin
 end
 $function$
 
+CREATE OR REPLACE FUNCTION treesync.restore_concurrent(p_tree text, p_first bigint, p_last bigint, p_late boolean, p_informed boolean)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET enable_material TO 'off'
+AS $function$
+declare
+  v_min_seen bigint;
+  v_replicas integer;
+  v_oldest_move text collate "C";
+  v_del_seen bigint;
+  v_from bigint;
+  v_pass integer;
+  v_restored integer := 0;
+  e record;
+begin
+  if p_last < p_first then
+    return 0;
+  end if;
+  select min(o.seen), count(distinct substr(o.ts, 21)), min(o.ts) filter (where o.type = 'move')
+    into v_min_seen, v_replicas, v_oldest_move
+    from treesync.ops o where o.tree = p_tree and o.seq between p_first and p_last;
+  -- An author who had seen the whole tree: nothing stored is concurrent with the batch, and its
+  -- batch is not late either (a hybrid clock is past every ts it has seen), so no older pair
+  -- changed. A batch given without any `seen` (`p_informed`: the pinned 2-argument form) is
+  -- taken to be informed of everything, its own ops of several replicas included: it merges
+  -- exactly as before restores existed.
+  if v_min_seen >= p_first - 1 and (v_replicas = 1 or p_informed) then
+    return 0;
+  end if;
+
+  -- The moves this merge placed (not late: exactly the batch's), those that stand as deletes,
+  -- and the least that any of them had seen.
+  select min(coalesce(o.seen, o.seq - 1)) into v_del_seen
+    from treesync.moves m
+    cross join lateral (select l.ts from treesync.latest_move(p_tree, m.node) l offset 0) l
+    cross join lateral (select s.seq, s.seen from treesync.ops s
+                         where s.ts = m.ts and (s.tree = p_tree) is true offset 0) o
+   where m.tree = p_tree and m.ts >= v_oldest_move and m.applied and l.ts = m.ts
+     and m.old_parent is not null and m.old_parent <> 'TRASH'
+     and treesync.in_trash(p_tree, m.parent);
+  v_from := least(coalesce(v_del_seen + 1, p_first), p_first);
+
+  -- A restore moves a subtree, which can change what an edit looked at earlier in the pass
+  -- sees: passes until one restores nothing (a fixpoint; each restore is a new op that saw
+  -- everything, so this ends).
+  for pass in 1 .. 100 loop
+  v_pass := 0;
+  for e in
+    select c.seq, c.seen, c.ts, c.node
+      from (select o.seq, coalesce(o.seen, o.seq - 1) as seen, o.ts, o.node, o.type, o.parent
+              from treesync.ops o
+             where o.tree = p_tree and o.seq between v_from and p_last
+            union
+            select o.seq, coalesce(o.seen, o.seq - 1), o.ts, o.node, o.type, o.parent
+              from treesync.moves m
+             cross join lateral (select s.* from treesync.ops s
+                                  where s.ts = m.ts and (s.tree = p_tree) is true offset 0) o
+             where p_late and m.tree = p_tree and m.ts >= v_oldest_move) c
+     where c.type = 'set'
+        or (c.parent <> 'TRASH'
+            and exists (select from treesync.moves m where m.tree = p_tree and m.ts = c.ts and m.applied))
+     order by c.seq
+  loop
+    v_pass := v_pass + treesync.restore_for(p_tree, e.seq, e.seen, e.ts, e.node);
+  end loop;
+  v_restored := v_restored + v_pass;
+  exit when v_pass = 0;
+  end loop;
+  return v_restored;
+end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.restore_for(p_tree text, p_seq bigint, p_seen bigint, p_ts text, p_node text)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET enable_material TO 'off'
+AS $function$
+declare
+  v_path text[];
+  v_up text[];
+  v_skipped integer;
+  v_top text;
+  v_move treesync.moves;
+  v_del record;
+  v_restored integer := 0;
+  v_seq bigint;
+  v_newest text collate "C";
+  v_ts text;
+  v_found boolean;
+begin
+  for step in 1 .. 1000 loop
+    v_path := treesync.path_up(p_tree, p_node);
+    exit when v_path[cardinality(v_path)] is distinct from 'TRASH';
+    v_found := false;
+    -- topmost first: the node just below TRASH, down to E's node
+    for i in reverse cardinality(v_path) - 1 .. 1 loop
+      v_top := v_path[i];
+      select * into v_move from treesync.latest_move(p_tree, v_top);
+      -- a delete: it moved the node (did not create it) from elsewhere than TRASH itself. Its
+      -- old parent may be in the trash by now: restored there, the next round of the walk
+      -- meets that parent's own delete (the chain).
+      continue when not found or v_move.old_parent is null or v_move.old_parent = 'TRASH'
+                 or v_move.ts = p_ts;
+      -- a delete that cannot be undone: its old parent is gone, or now inside the node's own
+      -- subtree (moving back would make a cycle)
+      v_up := treesync.path_up(p_tree, v_move.old_parent);
+      continue when v_up[cardinality(v_up)] not in ('ROOT', 'TRASH') or v_top = any(v_up);
+      -- (by the (ts, tree) index only, as new_ops in 000003)
+      select o.seq, coalesce(o.seen, o.seq - 1) as seen into v_del
+        from treesync.ops o where o.ts = v_move.ts and (o.tree = p_tree) is true;
+      continue when not found;
+      continue when treesync.had_seen(v_del.seen, v_move.ts, p_seq, p_ts)
+                 or treesync.had_seen(p_seen, p_ts, v_del.seq, v_move.ts);
+      v_found := true;
+      exit;
+    end loop;
+    exit when not v_found;
+
+    select t.seq, t.newest_ts into v_seq, v_newest from treesync.trees t where t.id = p_tree;
+    v_ts := treesync.server_ts(v_newest);
+    insert into treesync.ops (tree, seq, ts, type, node, parent, pos, seen)
+    values (p_tree, v_seq + 1, v_ts, 'move', v_top, v_move.old_parent, v_move.old_pos, v_seq);
+    update treesync.trees set seq = v_seq + 1, newest_ts = v_ts where id = p_tree;
+    select m.skipped into v_skipped from treesync.merge_moves(p_tree,
+      array[row(0, v_ts, 'move', v_top, v_move.old_parent, v_move.old_pos, null, null)::treesync.op]) m;
+    v_restored := v_restored + 1;
+    -- (checked above, so never expected: a restore that changed nothing ends the walk)
+    exit when v_skipped > 0;
+  end loop;
+  return v_restored;
+end
+$function$
+
 CREATE OR REPLACE FUNCTION treesync.retention()
  RETURNS interval
  LANGUAGE sql
@@ -1030,6 +1318,41 @@ begin
     raise exception 'treesync: rewrite_log changed % log entries of %, not % (a bug)', v_count, p_tree, cardinality(p_ts);
   end if;
 end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.server_ts(p_after text)
+ RETURNS text
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+declare
+  v_now bigint := floor(extract(epoch from clock_timestamp()) * 1000)::bigint;
+  v_wall bigint := coalesce(substr(p_after, 1, 13)::bigint, 0);
+  v_counter integer := coalesce(substr(p_after, 15, 5)::integer, 0);
+begin
+  if v_now > v_wall then
+    return lpad(v_now::text, 13, '0') || '.00000.server';
+  elsif v_counter < 99999 then
+    return lpad(v_wall::text, 13, '0') || '.' || lpad((v_counter + 1)::text, 5, '0') || '.server';
+  end if;
+  return lpad((v_wall + 1)::text, 13, '0') || '.00000.server';
+end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.trash(p_tree text, p_limit integer)
+ RETURNS TABLE(node text, ts text, old_parent text, old_pos text, parent_exists boolean)
+ LANGUAGE sql
+ STABLE
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+AS $function$
+  select n.id, m.ts, m.old_parent, m.old_pos,
+         exists (select from treesync.nodes p where p.tree = p_tree and p.id = m.old_parent)
+    from treesync.nodes n
+    cross join lateral (select * from treesync.latest_move(p_tree, n.id) offset 0) m
+   where n.tree = p_tree and n.parent = 'TRASH'   -- nodes_in_trash
+   order by m.ts collate "C" desc
+   limit p_limit
 $function$
 
 CREATE OR REPLACE FUNCTION treesync.truncate_log(p_tree text, p_max_rows integer)

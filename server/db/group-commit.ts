@@ -7,7 +7,8 @@
  * queue up behind one another share one transaction and one commit instead, so throughput
  * grows with the number of writers where it used to fall.
  *
- * Contract, per push, as if it were merged alone (note_replica with its subject, then apply_ops):
+ * Contract, per push, as if it were merged alone (note_replica with its subject, then apply_ops
+ * with its `seen`):
  * - its own answer: the result of its own apply_ops (seqs are per push, in queue order);
  * - its own errors: a push that fails (a bad batch, a conflict, `beforeCommit` throwing) is
  *   rolled back to its savepoint and rejected with its error; the others go on;
@@ -80,10 +81,11 @@ export class GroupCommit {
         await client.query('savepoint push');
         try {
           const { rows } = await client.query<{ result: Record<string, number | null> }>(
-            // The ops go as text (the apply_ops(text, text) overload, sql/000004): a document the
-            // database cannot parse is then TS001, not a failed cast outside the function.
-            'select treesync.note_replica($1, $3, $4, $5), treesync.apply_ops($1, $2::text) as result',
-            [tree, JSON.stringify(push.ops), push.pusher.replica, push.pusher.floor, push.pusher.subject],
+            // The ops go as text (the apply_ops(text, text, bigint) overload, sql/000005): a
+            // document the database cannot parse is then TS001, not a failed cast outside the
+            // function. The push's `seen` is what its ops had seen unless they say (restores).
+            'select treesync.note_replica($1, $3, $4, $5), treesync.apply_ops($1, $2::text, $6::bigint) as result',
+            [tree, JSON.stringify(push.ops), push.pusher.replica, push.pusher.floor, push.pusher.subject, push.pusher.seen],
           );
           const r = rows[0]!.result;
           const result: ApplyResult = {
@@ -92,6 +94,7 @@ export class GroupCommit {
             duplicates: Number(r.duplicates),
             undone: Number(r.undone),
             skipped: Number(r.skipped),
+            restored: Number(r.restored),
           };
           push.beforeCommit(result);
           await client.query('release savepoint push');

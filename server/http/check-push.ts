@@ -7,14 +7,18 @@
  * - every op's ts names the pushing replica: a replica's operations are its own, so no writer
  *   can claim another replica's future timestamps and make its later pushes fail with
  *   `ts_conflict`. (Who may push as which replica is the database's part: note_replica.)
- * - every op's wall time is at most `maxClockSkewMs` ahead of the server's clock.
+ * - every op's wall time is at most `maxClockSkewMs` ahead of the server's clock;
+ * - the replica is not `server`: that id stamps the server's restores (sql/000005-restore.sql).
  */
 import { TreesyncError } from '../../protocol/errors.ts';
 import { jsonDepth, MAX_VALUE_DEPTH } from '../../protocol/json-limits.ts';
-import { tsReplica, tsWall } from '../../protocol/ops.ts';
+import { SERVER_REPLICA, tsReplica, tsWall } from '../../protocol/ops.ts';
 import type { PushRequest } from '../../protocol/push.ts';
 
 export function checkPush(push: PushRequest, now: number, maxClockSkewMs: number): void {
+  if (push.replica === SERVER_REPLICA) {
+    throw new TreesyncError('invalid_request', `replica id ${SERVER_REPLICA} is reserved for the server's own operations (restores)`);
+  }
   push.ops.forEach((op, index) => {
     if (op.type === 'set' && jsonDepth(op.value, MAX_VALUE_DEPTH) > MAX_VALUE_DEPTH) {
       throw new TreesyncError('invalid_op', `operation ${index}: value nests deeper than ${MAX_VALUE_DEPTH} levels`, {

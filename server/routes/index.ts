@@ -10,6 +10,7 @@ import { pushRoutes } from './push.ts';
 import type { RouteModule } from './route-module.ts';
 import { snapshotRoutes } from './snapshot.ts';
 import { stateRoutes } from './state.ts';
+import { trashRoutes } from './trash.ts';
 import { treeRoutes } from './trees.ts';
 
 export type { RouteModule } from './route-module.ts';
@@ -20,6 +21,7 @@ export const ROUTES: readonly RouteModule[] = [
   pushRoutes,
   pullRoutes,
   stateRoutes,
+  trashRoutes,
   snapshotRoutes,
   eventsRoutes,
 ];

@@ -60,7 +60,7 @@ export function pushRoutes(deps: AppDeps): Hono<AppEnv> {
       );
     }
 
-    const pusher = { replica: push.replica, floor: push.floor, subject: c.get('principal').sub };
+    const pusher = { replica: push.replica, floor: push.floor, seen: push.seen, subject: c.get('principal').sub };
     const result = await pushes.apply(tree, push.ops, pusher, (r) => {
       // `base`, the seq before this batch, is at least every seq a replica can have seen.
       const base = r.seq - r.accepted;

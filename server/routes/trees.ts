@@ -1,4 +1,5 @@
-/** `PUT /v1/trees/:tree` (create, idempotent) and `GET /v1/trees/:tree` (seq and node count). */
+/** `PUT /v1/trees/:tree` (create with options, idempotent) and `GET /v1/trees/:tree` (seq, node
+ * count, options). */
 import { Hono } from 'hono';
 import { createTreeRequestSchema, type CreateTreeResponse, type TreeInfoResponse } from '../../protocol/tree.ts';
 import { allow } from '../auth.ts';
@@ -11,9 +12,9 @@ export function treeRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.put('/v1/trees/:tree', allow('write'), async (c) => {
     const tree = c.req.param('tree');
-    parse(createTreeRequestSchema, await readJson(c, {}));
-    const { created, seq } = await createTree(deps.pool, tree);
-    const body: CreateTreeResponse = { tree, seq };
+    const options = parse(createTreeRequestSchema, await readJson(c, {}));
+    const { created, seq, deletes } = await createTree(deps.pool, tree, { deletes: options.deletes });
+    const body: CreateTreeResponse = { tree, seq, deletes };
     return c.json(body, created ? 201 : 200);
   });
 

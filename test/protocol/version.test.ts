@@ -14,7 +14,7 @@ import { WIRE_SCHEMAS } from '../../protocol/wire.ts';
  * - incompatible (a renamed or removed field, a stricter rule): bump PROTOCOL_VERSION, serve
  *   the old version alongside while clients move, then update the hash.
  */
-const WIRE_HASH = '2f8403f93454771b98a0d1cf8d7bb5138764bfd6b0c4abb71a8cc9847bc79da8';
+const WIRE_HASH = 'b8d3eb921d6141d25294f649ee984680bcdec946097a9717549e293ac097e357';
 
 function wireDescription(): unknown {
   return {

@@ -100,7 +100,9 @@ async function watch(token: string, done: () => boolean): Promise<number> {
 
 test(`${CLIENTS} replicas pushing at once with retries: each op once, no gaps, the model's tree`, async () => {
   const token = await server.token();
-  expect((await server.call('PUT', `/v1/trees/${TREE}`, { token })).status).toBe(201);
+  // Delete-wins: this test is about storage (each op once, no gaps), so the tree is the model's
+  // tree of exactly the pushed ops, without restores (docs/deletes.md; tested on their own).
+  expect((await server.call('PUT', `/v1/trees/${TREE}`, { token, body: { deletes: 'win' } })).status).toBe(201);
   const perReplica = histories();
   const all = perReplica.flat();
   const replicas: Replica[] = perReplica.map((ops) => ({ id: ops[0]!.ts.slice(20), seen: 0, known: new Map() }));

@@ -47,11 +47,11 @@ describe('one tree, two replicas', () => {
   test('PUT creates a tree (201), and again says it exists (200)', async () => {
     const created = await server.call('PUT', '/v1/trees/t1', { token, body: {} });
     expect(created.status).toBe(201);
-    expect(createTreeResponseSchema.parse(created.body)).toEqual({ tree: 't1', seq: 0 });
+    expect(createTreeResponseSchema.parse(created.body)).toEqual({ tree: 't1', seq: 0, deletes: 'restore' });
     // No body at all is `{}` too.
     const again = await server.call('PUT', '/v1/trees/t1', { token });
     expect(again.status).toBe(200);
-    expect(again.body).toEqual({ tree: 't1', seq: 0 });
+    expect(again.body).toEqual({ tree: 't1', seq: 0, deletes: 'restore' });
   });
 
   test('a push stores the ops and answers the seq, counts and the server clock', async () => {
@@ -112,7 +112,7 @@ describe('one tree, two replicas', () => {
 
   test('GET the tree: seq and node count', async () => {
     const res = await server.call('GET', '/v1/trees/t1', { token });
-    expect(treeInfoResponseSchema.parse(res.body)).toEqual({ tree: 't1', seq: 4, nodes: 4 });
+    expect(treeInfoResponseSchema.parse(res.body)).toEqual({ tree: 't1', seq: 4, nodes: 4, deletes: 'restore' });
   });
 
   test('GET state equals the reference model of the same ops', async () => {

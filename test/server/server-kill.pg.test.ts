@@ -17,7 +17,9 @@ afterEach(stopLeftovers);
 test('kill -9 of the server mid-push, then a fresh start: every op stored once', { timeout: 240_000 }, async () => {
   const env = { DATABASE_URL: db.url, TREESYNC_RATE_LIMIT: '0', TREESYNC_POOL_SIZE: '8' };
   let server: StartedMain = await startMain(env);
-  expect((await call(server.url, 'PUT', `/v1/trees/${TREE}`)).status).toBe(201);
+  // Delete-wins: this test is about storage (each op once), so the tree holds exactly the pushed
+  // ops, without restores (docs/deletes.md; tested on their own).
+  expect((await call(server.url, 'PUT', `/v1/trees/${TREE}`, { body: { deletes: 'win' } })).status).toBe(201);
   const perReplica = histories(8, 9100);
   await registerFloors(server.url, TREE, perReplica);
   const { run, done } = startPushers({ base: () => server.url, tree: TREE, perReplica });

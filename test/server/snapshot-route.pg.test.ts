@@ -24,7 +24,8 @@ async function push(replica: string, ops: Op[]) {
 
 beforeAll(async () => {
   token = await server.token();
-  await server.call('PUT', '/v1/trees/t', { token, body: {} });
+  // Delete-wins: bob's offline delete of n3 stays a delete (no restore move in the log).
+  await server.call('PUT', '/v1/trees/t', { token, body: { deletes: 'win' } });
   // bob was seen before alice pushed (his floor holds the frontier back), then edits offline.
   await server.call('GET', `/v1/trees/t/pull?since=0&replica=bob&floor=${ts(0, 'bob')}`, { token });
   const ops: Op[] = [];

@@ -1,0 +1,47 @@
+// The oracle of the restore rule (restore-rule.ts) on hand-made histories: it must flag a
+// concurrent delete that buries an edit, and only that.
+import { describe, expect, test } from 'vitest';
+import { move, set, ts } from '../merge/ops.ts';
+import { hadSeen, type KnownOp, wronglyLostEdits } from './restore-rule.ts';
+
+const base: KnownOp[] = [
+  { op: move(ts(1), 'X', 'ROOT', 'x'), seq: 1, seen: 0 },
+  { op: move(ts(2), 'Y', 'X', 'y'), seq: 2, seen: 0 },
+];
+const del = (seen: number, seq: number): KnownOp => ({ op: move(ts(10, 'carol'), 'X', 'TRASH', 't'), seq, seen });
+const add = (seen: number, seq: number): KnownOp => ({ op: move(ts(11, 'bob'), 'C', 'Y', 'c'), seq, seen });
+
+describe('hadSeen', () => {
+  test('by seq, or by replica and ts', () => {
+    expect(hadSeen(del(3, 4), add(2, 3))).toBe(true);
+    expect(hadSeen(del(2, 4), add(2, 3))).toBe(false);
+    const own = { op: set(ts(12, 'carol'), 'Y', 'k', 1), seq: 3, seen: 0 };
+    // carol's delete (ts 10) is older than her set (ts 12): the set had seen it, whatever the seqs.
+    expect(hadSeen(own, del(2, 4))).toBe(true);
+    expect(hadSeen(del(2, 4), own)).toBe(false);
+    expect(hadSeen({ ...own, op: set(ts(13, 'carol'), 'Y', 'k', 1) }, { ...own })).toBe(true);
+  });
+});
+
+describe('wronglyLostEdits', () => {
+  test('flags a concurrent delete that buries an edit', () => {
+    const lost = wronglyLostEdits([...base, add(2, 3), del(2, 4)]);
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toContain(`edit ${ts(11, 'bob')}`);
+  });
+
+  test('accepts a delete that had seen the edit', () => {
+    expect(wronglyLostEdits([...base, add(2, 3), del(3, 4)])).toEqual([]);
+  });
+
+  test('accepts the tree once a restore (which saw everything) moved it back', () => {
+    const restore: KnownOp = { op: move('9999999999999.00000.server', 'X', 'ROOT', 'x'), seq: 5, seen: 4 };
+    expect(wronglyLostEdits([...base, add(2, 3), del(2, 4), restore])).toEqual([]);
+  });
+
+  test('a later delete that had seen the restore wins', () => {
+    const restore: KnownOp = { op: move('9999999999999.00000.server', 'X', 'ROOT', 'x'), seq: 5, seen: 4 };
+    const again: KnownOp = { op: move('9999999999999.00001.carol', 'X', 'TRASH', 't'), seq: 6, seen: 5 };
+    expect(wronglyLostEdits([...base, add(2, 3), del(2, 4), restore, again])).toEqual([]);
+  });
+});

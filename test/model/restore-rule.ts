@@ -1,0 +1,90 @@
+/**
+ * The restore rule (docs/deletes.md) as an oracle, written plainly: given every stored op with
+ * its seq and the seq its author had seen, which edits are lost in the final tree although no
+ * op that had seen them put them in the trash.
+ *
+ * Definitions (the same as sql/000005-restore.sql):
+ * - `a` had seen `b` when seen(a) >= seq(b), or both are of one replica and b's ts is older.
+ * - An edit is a set, or a move that applied (replaying every move in ts order) whose parent is
+ *   not TRASH.
+ * - A node's latest applied move put it where it is; it counts as a delete when it moved an
+ *   existing node from elsewhere than TRASH itself (not a creation, not a shuffle of the trash's
+ *   tops). Its old parent may be in the trash too: then that parent's own delete is judged in
+ *   turn, as the path goes up. A delete whose old parent is gone, or is now inside the node's
+ *   own subtree, cannot be undone (the move back would be skipped) and is not counted.
+ * - An edit E is lost wrongly when E's node ends inside the trash and some node on its path up
+ *   to TRASH (E's node included) was put there by a move M, other than E, such that neither of
+ *   M and E had seen the other. The server must leave no such edit behind.
+ */
+import { compareBytes, ROOT, TRASH, tsReplica, type MoveOp, type Op } from '../../protocol/ops.ts';
+import { applyMove, applySet, distinctOps, emptyState, type TreeState } from './reference.ts';
+
+export interface KnownOp {
+  op: Op;
+  seq: number;
+  /** The seq its author had applied when it made it. */
+  seen: number;
+}
+
+export function hadSeen(a: KnownOp, b: KnownOp): boolean {
+  return a.seen >= b.seq || (tsReplica(a.op.ts) === tsReplica(b.op.ts) && compareBytes(b.op.ts, a.op.ts) < 0);
+}
+
+/** The final state and, per node, its latest applied move and whether that move created it. */
+export function replayWithLatest(ops: Op[]): {
+  state: TreeState;
+  latest: Map<string, { move: MoveOp; oldParent: string | null }>;
+  applied: Set<string>;
+} {
+  const state = emptyState();
+  const latest = new Map<string, { move: MoveOp; oldParent: string | null }>();
+  const applied = new Set<string>();
+  for (const op of distinctOps(ops)) {
+    if (op.type === 'set') {
+      applySet(state, op);
+      continue;
+    }
+    const oldParent = state.nodes.get(op.node)?.parent ?? null;
+    if (applyMove(state, op) === 'applied') {
+      latest.set(op.node, { move: op, oldParent });
+      applied.add(op.ts);
+    }
+  }
+  return { state, latest, applied };
+}
+
+/** The path from a node up to its root (ROOT, TRASH, or a node that does not exist). */
+export function pathUp(state: TreeState, node: string): string[] {
+  const path = [node];
+  let at = state.nodes.get(node)?.parent;
+  while (at != null) {
+    path.push(at);
+    at = state.nodes.get(at)?.parent;
+  }
+  return path;
+}
+
+/** Sentences naming every edit lost against the rule; empty when the tree keeps the rule. */
+export function wronglyLostEdits(known: KnownOp[]): string[] {
+  const byTs = new Map(known.map((k) => [k.op.ts, k]));
+  const { state, latest, applied } = replayWithLatest(known.map((k) => k.op));
+  const problems: string[] = [];
+  for (const e of known) {
+    if (e.op.type === 'move' && (e.op.parent === TRASH || !applied.has(e.op.ts))) continue;
+    const path = pathUp(state, e.op.node);
+    if (path.at(-1) !== TRASH) continue;
+    for (const node of path.slice(0, -1)) {
+      const l = latest.get(node);
+      if (!l || l.oldParent === null || l.oldParent === TRASH || l.move.ts === e.op.ts) continue;
+      // A delete that cannot be undone: its old parent is gone or now inside the node's subtree.
+      const up = pathUp(state, l.oldParent);
+      if (!(up.at(-1) === ROOT || up.at(-1) === TRASH) || up.includes(node)) continue;
+      const m = byTs.get(l.move.ts)!;
+      if (!hadSeen(m, e) && !hadSeen(e, m)) {
+        problems.push(`edit ${e.op.ts} (seq ${e.seq}, seen ${e.seen}) on ${e.op.node} is in the trash: ` +
+          `${node} was put there by ${m.op.ts} (seq ${m.seq}, seen ${m.seen}), concurrent with it`);
+      }
+    }
+  }
+  return problems;
+}

@@ -51,11 +51,19 @@ describe('simulation', () => {
       );
       const heldTs = held.map((o) => o.ts);
       expect(new Set(heldTs).size).toBe(heldTs.length);
-      // Exactly what the clients made, less what the restore lost.
-      for (const op of held) expect(sim.made.has(op.ts), `server op ${op.ts} made by no client`).toBe(true);
+      // Exactly what the clients made, less what the restore lost, plus the server's own
+      // restores (docs/deletes.md): moves by replica `server` of nodes the clients made.
+      const isRestore = (op: Op) => op.ts.endsWith('.server');
+      for (const op of held.filter(isRestore)) {
+        expect(op.type, `server op ${op.ts}`).toBe('move');
+        expect([...sim.made.values()].some((m) => m.node === op.node), `restore ${op.ts} of a node no client made`).toBe(true);
+      }
+      for (const op of held.filter((o) => !isRestore(o))) {
+        expect(sim.made.has(op.ts), `server op ${op.ts} made by no client`).toBe(true);
+      }
       const missing = [...sim.made.keys()].filter((ts) => !heldTs.includes(ts) && !sim.lost.has(ts));
       expect(missing).toEqual([]);
-      for (const op of held) expect(canonicalJson(sim.made.get(op.ts))).toBe(canonicalJson(op));
+      for (const op of held.filter((o) => !isRestore(o))) expect(canonicalJson(sim.made.get(op.ts))).toBe(canonicalJson(op));
 
       // The reference model of every op the server holds.
       const { state: model, outcomes } = replayState(held);

@@ -24,13 +24,23 @@ function printed(value: unknown): string {
   return typeof value === 'string' ? quoted(value) : String(JSON.stringify(value));
 }
 
+/** `seen` may come with any operation (what its author had seen; sql/000005), checked first. */
 function hasOnly(op: Record<string, unknown>, allowed: Set<string>): boolean {
-  return Object.keys(op).every((k) => allowed.has(k) || op[k] === undefined);
+  return Object.keys(op).every((k) => allowed.has(k) || k === 'seen' || op[k] === undefined);
+}
+
+function seenProblem(o: Record<string, unknown>): string | undefined {
+  if (!('seen' in o)) return undefined;
+  const seen = o.seen;
+  const ok = typeof seen === 'number' && Number.isSafeInteger(seen) && seen >= 0 && /^[0-9]{1,15}$/.test(String(seen));
+  return ok ? undefined : 'seen must be a non-negative integer';
 }
 
 export function opProblem(op: unknown, maxValueBytes: number): string | undefined {
   if (typeof op !== 'object' || op === null || Array.isArray(op)) return 'an operation must be a JSON object';
   const o = op as Record<string, unknown>;
+  const seen = seenProblem(o);
+  if (seen !== undefined) return seen;
   if (typeof o.ts !== 'string') return 'ts must be a string';
   if (!TIMESTAMP.test(o.ts)) return `ts ${printed(o.ts)} is not a timestamp of the form WWWWWWWWWWWWW.CCCCC.replica`;
   if (typeof o.node !== 'string') return 'node must be a string';

@@ -137,6 +137,7 @@ async function main(): Promise<void> {
 
   async function drawItem(row: Row): Promise<HTMLLIElement> {
     const text = el('input', { className: 'text', value: textOf(row) });
+    text.dataset.drawn = textOf(row);
     text.addEventListener('change', () => void act.edit(row.id, text.value));
     const kids = await tree.children(row.id);
     const li = el(
@@ -168,7 +169,10 @@ async function main(): Promise<void> {
         again = false;
         const [top, deleted] = await Promise.all([tree.children('ROOT'), tree.children('TRASH')]);
         const items = await Promise.all(top.map(drawItem));
-        const focused = (document.activeElement?.closest('li') as HTMLElement | null)?.dataset.id;
+        // Typing in progress survives a redraw (a remote change arriving meanwhile).
+        const active = document.activeElement;
+        const typing = active instanceof HTMLInputElement && active.value !== active.dataset.drawn ? active.value : undefined;
+        const focused = (active?.closest('li') as HTMLElement | null)?.dataset.id;
         outline.replaceChildren(...items);
         trash.replaceChildren(
           ...deleted.map((row) => {
@@ -179,7 +183,9 @@ async function main(): Promise<void> {
         );
         const want = pendingFocus ?? focused;
         pendingFocus = undefined;
-        if (want) outline.querySelector<HTMLInputElement>(`li[data-id="${want}"] > input.text`)?.focus();
+        const input = want ? outline.querySelector<HTMLInputElement>(`li[data-id="${want}"] > input.text`) : null;
+        if (input && typing !== undefined && want === focused) input.value = typing;
+        input?.focus();
       } while (again);
       drawing = undefined;
     })();

@@ -173,4 +173,21 @@ describe('the demo outliner', () => {
       await b.close();
     }
   }, 240_000);
+
+  test('a second tab of the same tree in one browser keeps its replica in memory, and syncs too', async () => {
+    const tree = 'two-tabs';
+    const first = await open(0, tree);
+    const second = await open(0, tree);
+    try {
+      expect(await first.textContent('body')).toContain('replica storage: opfs');
+      expect(await second.textContent('body')).toContain('replica storage: memory (this tree is open in another tab)');
+      const one = await addItem(first, 'from the owner');
+      const two = await addItem(second, 'from the other tab');
+      const both = await expectConverged(tree, [first, second]);
+      expect(idsOf(both).sort()).toEqual([one, two].sort());
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  }, 240_000);
 });

@@ -13,6 +13,7 @@ const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
   '.wasm': 'application/wasm',
   '.map': 'application/json',
+  '.json': 'application/json',
 };
 
 export interface StaticServer {
@@ -20,7 +21,8 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-export async function serveFolder(root: string, api?: string): Promise<StaticServer> {
+/** `port`: 0 (the default) picks a free one. */
+export async function serveFolder(root: string, api?: string, port = 0): Promise<StaticServer> {
   const server: Server = createServer((req, res) => {
     if (api && req.url?.startsWith('/v1/')) {
       const upstream = request(new URL(req.url, api), { method: req.method, headers: req.headers }, (answer) => {
@@ -47,7 +49,7 @@ export async function serveFolder(root: string, api?: string): Promise<StaticSer
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+    server.listen(port, '127.0.0.1', resolve);
   });
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('the test server has no port');

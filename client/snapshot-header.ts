@@ -4,6 +4,7 @@
  * version-1 server may add facts a reader can skip).
  */
 import { SnapshotError } from './snapshot-error.ts';
+import { TIMESTAMP } from '../protocol/ops.ts';
 import type { SnapshotHeader } from '../protocol/snapshot-format.ts';
 
 export function parseHeader(json: Uint8Array): SnapshotHeader {
@@ -17,6 +18,10 @@ export function parseHeader(json: Uint8Array): SnapshotHeader {
   if (typeof h.tree !== 'string') throw invalid('the header has no tree id');
   const seq = count(h.seq, 'seq');
   const counts = asObject(h.counts, 'the header counts');
+  // The frontier came later to version 1: absent in older streams, null when the tree has none.
+  if (h.frontier !== undefined && h.frontier !== null && !isTimestamp(h.frontier)) {
+    throw invalid('the header\'s frontier is not a timestamp');
+  }
   return {
     tree: h.tree,
     seq,
@@ -25,6 +30,7 @@ export function parseHeader(json: Uint8Array): SnapshotHeader {
       fields: count(counts.fields, 'counts.fields'),
       moves: count(counts.moves, 'counts.moves'),
     },
+    ...(h.frontier === undefined ? {} : { frontier: h.frontier }),
   };
 }
 
@@ -42,4 +48,8 @@ function count(value: unknown, what: string): number {
 
 function invalid(message: string): SnapshotError {
   return new SnapshotError('snapshot_invalid', message);
+}
+
+function isTimestamp(value: unknown): value is string {
+  return typeof value === 'string' && TIMESTAMP.test(value);
 }

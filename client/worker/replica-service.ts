@@ -133,7 +133,7 @@ export function createReplicaService(loadSqlite: LoadSqlite, openStorage?: OpenS
     bootstrap: (options, onProgress) =>
       call(async () => {
         try {
-          return await bootstrap(opened(), options, APPLY_OPTIONS.maxValueBytes, onProgress ? (p) => void onProgress(p) : undefined);
+          return await bootstrap(opened(), options, APPLY_OPTIONS.maxValueBytes, onProgress ? (p) => void onProgress(p) : undefined, editor());
         } finally {
           // The callback is a proxy of the app's function: release its port.
           (onProgress as { [Comlink.releaseProxy]?: () => void } | undefined)?.[Comlink.releaseProxy]?.();

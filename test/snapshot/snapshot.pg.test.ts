@@ -114,6 +114,8 @@ describe('a snapshot read back with the client reader', () => {
       tree: 'garden',
       seq: expected.seq,
       counts: { nodes: expected.nodes.length, fields: expected.fields.length, moves: expected.moves.length },
+      // The reader keeps the header's frontier (null: no replica has reported a floor here).
+      frontier: (await db.query(`select treesync.frontier('garden') as f`)).rows[0].f,
     });
     expect(back.nodes).toEqual(expected.nodes);
     expect(back.fields).toEqual(expected.fields);
@@ -123,7 +125,7 @@ describe('a snapshot read back with the client reader', () => {
 
   test('an empty tree has ROOT and TRASH and empty sections', async () => {
     const back = await readAll(asAsync([await fetchBytes(server.url('empty'))]));
-    expect(back.header).toEqual({ tree: 'empty', seq: 0, counts: { nodes: 2, fields: 0, moves: 0 } });
+    expect(back.header).toEqual({ tree: 'empty', seq: 0, counts: { nodes: 2, fields: 0, moves: 0 }, frontier: null });
     expect(back.nodes).toEqual([
       { id: 'ROOT', parent: null, pos: '' },
       { id: 'TRASH', parent: null, pos: '' },

@@ -4,6 +4,7 @@
  * keeps what it had.
  */
 import { TreesyncError, type ErrorCode } from '../../../protocol/errors.ts';
+import type { LocalEdits } from '../local-edits.ts';
 import type { Db } from '../sqlite-db.ts';
 import { loadSnapshot, type LoadProgress, type LoadResult } from './load-snapshot.ts';
 
@@ -29,6 +30,8 @@ export async function bootstrap(
   options: BootstrapOptions,
   maxValueBytes: number,
   onProgress?: (p: LoadProgress) => void,
+  /** The replica's editor: its clock starts at or above the snapshot's frontier. */
+  edits?: LocalEdits,
 ): Promise<LoadResult> {
   const query = options.replica !== undefined && options.floor !== undefined ? `?${new URLSearchParams({ replica: options.replica, floor: options.floor })}` : '';
   const url = `${options.url.replace(/\/+$/, '')}/v1/trees/${encodeURIComponent(options.tree)}/snapshot${query}`;
@@ -57,5 +60,5 @@ export async function bootstrap(
     const retryAfter = res.headers.get('retry-after');
     throw new TreesyncError(code, message, { status: res.status, ...(retryAfter !== null && Number.isFinite(Number(retryAfter)) ? { retryAfter: Number(retryAfter) } : {}) });
   }
-  return loadSnapshot(db, res.body, maxValueBytes, onProgress);
+  return loadSnapshot(db, res.body, maxValueBytes, onProgress, edits);
 }

@@ -14,8 +14,11 @@
  */
 import type { SnapshotProgress } from '../../snapshot-reader.ts';
 import { readSnapshot, type ByteSource } from '../../snapshot-reader.ts';
+import type { SnapshotHeader } from '../../../protocol/snapshot-format.ts';
 import { mergeBatch } from '../apply-ops.ts';
 import { validateBatch } from '../batch.ts';
+import { followFrontier } from '../frontier.ts';
+import type { LocalEdits } from '../local-edits.ts';
 import { INDEXES_SQL } from '../schema.ts';
 import type { Db, SqlValue } from '../sqlite-db.ts';
 import { writeState } from '../sync-state.ts';
@@ -28,6 +31,8 @@ export interface LoadProgress extends SnapshotProgress {
 export interface LoadResult {
   tree: string;
   seq: number;
+  /** The header's stability frontier (null: the tree has none, or an older server). */
+  frontier: string | null;
   rows: number;
   bytes: number;
 }
@@ -69,6 +74,8 @@ export async function loadSnapshot(
   source: ByteSource,
   maxValueBytes: number,
   onProgress: (p: LoadProgress) => void = () => {},
+  /** The replica's editor: its clock moves to the header's frontier in the load's transaction. */
+  edits?: LocalEdits,
 ): Promise<LoadResult> {
   let last: SnapshotProgress = { rows: 0, totalRows: 0, bytes: 0 };
   let lastSent = 0;
@@ -93,7 +100,7 @@ export async function loadSnapshot(
     const result = await db.transaction(async () => {
       const outbox = (await db.all('select op from outbox order by ts')).map((r) => JSON.parse(r[0] as string) as unknown);
       await db.exec('drop index if exists nodes_by_parent; delete from nodes; delete from fields; delete from moves; delete from sets;');
-      let header: { tree: string; seq: number } | undefined;
+      let header: SnapshotHeader | undefined;
       for await (const event of readSnapshot(source, { batchSize: BATCH_ROWS })) {
         if (event.kind === 'header') {
           header = event.header;
@@ -116,8 +123,14 @@ export async function loadSnapshot(
       await db.exec(INDEXES_SQL);
       await writeState(db, 'tree', header.tree);
       await writeState(db, 'seq', header.seq);
+      // The frontier of the snapshot's own moment: kept, and the clock starts at or above it,
+      // so the first edit after the load is never stale. A frontier stored before the load
+      // (an earlier bootstrap) is replaced by the snapshot's.
+      await db.run(`delete from sync_state where key = 'frontier'`);
+      const { frontier } = edits ? await followFrontier(db, edits, header.frontier) : { frontier: header.frontier ?? null };
+      if (!edits && frontier !== null) await writeState(db, 'frontier', frontier);
       if (outbox.length > 0) await mergeBatch(db, validateBatch(outbox, maxValueBytes));
-      return { tree: header.tree, seq: header.seq, rows: last.rows, bytes: last.bytes };
+      return { tree: header.tree, seq: header.seq, frontier, rows: last.rows, bytes: last.bytes };
     });
     send(true);
     return result;

@@ -9,6 +9,10 @@
  *    `seen`, in one transaction; a retried push is idempotent (the server counts duplicates);
  * 3. pull pages from `seen` until `more` is false.
  *
+ * Every answer (push, pull page, snapshot header) carries the tree's stability frontier F: in
+ * the transaction applying it the replica keeps F, moves its clock to F or past it, and drops
+ * its own log rows older than F (frontier.ts).
+ *
  * Cycles run when something asks (a local edit, a poke ahead of the replica, the socket
  * reopening, `sync()`, going online). Failures:
  *
@@ -35,6 +39,7 @@ import type { Op } from '../../../protocol/ops.ts';
 import type { BootstrapProgress, SyncConfig, SyncStatus } from '../../worker-api.ts';
 import { mergeBatch, type ApplyOptions } from '../apply-ops.ts';
 import { validateBatch } from '../batch.ts';
+import { followFrontier } from '../frontier.ts';
 import type { LocalEdits } from '../local-edits.ts';
 import type { Db } from '../sqlite-db.ts';
 import { readState, writeState } from '../sync-state.ts';
@@ -53,8 +58,9 @@ interface PushAnswer {
   ops: StoredOp[];
   more: boolean;
   now: number;
+  frontier?: string | null;
 }
-type PullAnswer = { reset: true; seq: number } | { seq: number; ops: StoredOp[]; more: boolean };
+type PullAnswer = { reset: true; seq: number } | { seq: number; ops: StoredOp[]; more: boolean; frontier?: string | null };
 
 export interface SyncHooks {
   /** The bearer token; `refresh` after a 401 (the app's token function is called again). */
@@ -330,6 +336,7 @@ export class SyncLoop {
         },
         this.ctx.applyOptions.maxValueBytes,
         (p) => this.hooks.progress(p),
+        this.ctx.edits,
       );
       return { loaded, pending: await this.countOutbox() };
     });
@@ -341,8 +348,9 @@ export class SyncLoop {
   }
 
   /** Applies ops received (their `seq` dropped), advances `seen`, drops acknowledged outbox
-   * ops: one transaction. */
-  private async receive(stored: StoredOp[], seen: number, acknowledged: readonly string[], serverNow?: number): Promise<void> {
+   * ops, follows the answer's frontier (frontier.ts: kept, the clock past it, the log below it
+   * dropped): one transaction. */
+  private async receive(stored: StoredOp[], seen: number, acknowledged: readonly string[], frontier: unknown, serverNow?: number): Promise<void> {
     const ops = stored.map(({ seq: _seq, ...op }) => op as unknown as Op);
     const changes = await this.ctx.queue(() =>
       this.ctx.db.transaction(async () => {
@@ -355,6 +363,7 @@ export class SyncLoop {
         for (const ts of acknowledged) await this.ctx.db.run('delete from outbox where ts = ?', [ts]);
         await writeState(this.ctx.db, 'seq', seen);
         if (serverNow !== undefined) await this.ctx.edits.observeServerTime(serverNow);
+        await followFrontier(this.ctx.db, this.ctx.edits, frontier);
         const changed = await watched.after();
         this.pending = await this.countOutbox();
         return changed;
@@ -402,7 +411,7 @@ export class SyncLoop {
         throw err;
       }
       const last = answer.ops.at(-1);
-      await this.receive(answer.ops, answer.more && last ? last.seq : answer.seq, ops.map((o) => o.ts), answer.now);
+      await this.receive(answer.ops, answer.more && last ? last.seq : answer.seq, ops.map((o) => o.ts), answer.frontier, answer.now);
       if (answer.more) await this.pullAll(signal);
     }
   }
@@ -422,7 +431,7 @@ export class SyncLoop {
         continue;
       }
       const last = page.ops.at(-1);
-      await this.receive(page.ops, page.more && last ? last.seq : page.seq, []);
+      await this.receive(page.ops, page.more && last ? last.seq : page.seq, [], page.frontier);
       if (!page.more) return;
     }
   }

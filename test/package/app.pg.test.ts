@@ -57,8 +57,8 @@ test('the app syncs with a running server: pulls its tree, pushes a node GET /st
   const token = await server.token();
   const tree = 'app-tree';
   expect((await server.call('PUT', `/v1/trees/${tree}`, { token, body: {} })).status).toBeLessThan(300);
-  const ops = [move(ts(1000, 'server'), 'first', 'ROOT', 'a0'), set(ts(1001, 'server'), 'first', 'title', 'already on the server')];
-  const pushed = await server.call('POST', `/v1/trees/${tree}/push`, { token, body: { replica: 'server', seen: 0, floor: ops[0]!.ts, ops } });
+  const ops = [move(ts(1000, 'seeder'), 'first', 'ROOT', 'a0'), set(ts(1001, 'seeder'), 'first', 'title', 'already on the server')];
+  const pushed = await server.call('POST', `/v1/trees/${tree}/push`, { token, body: { replica: 'seeder', seen: 0, floor: ops[0]!.ts, ops } });
   expect(pushed.status, JSON.stringify(pushed.body)).toBe(200);
 
   page = await serveFolder(built, server.url);

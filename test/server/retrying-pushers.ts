@@ -32,7 +32,8 @@ export interface PushRun {
   now(): number;
 }
 
-/** `count` replicas' histories of `minOps`..`maxOps` ops each, deterministic by `seed`. */
+/** `count` replicas' histories of `minOps`..`maxOps` ops each, deterministic by `seed`: one
+ * sample per replica on purpose (fixture data, not a property run). */
 export function histories(count: number, seed: number, minOps = 50, maxOps = 70): Op[][] {
   return Array.from({ length: count }, (_, i) => {
     const replica = `r${i}`;

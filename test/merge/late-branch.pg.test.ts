@@ -25,6 +25,8 @@ interface Shape {
   branchNamesLogged: boolean;
   /** a logged move names a node the branch creates */
   loggedNamesBranch: boolean;
+  /** a logged move goes under a node that a later logged move creates (skipped in its time) */
+  loggedNamesLater: boolean;
 }
 
 /** The base tree, the logged moves (newer than the fork) and the late branch. */
@@ -40,7 +42,13 @@ function history(s: Shape): { base: Op[]; logged: Op[][]; branch: Op[] } {
     logged.push(round);
   }
   const last = (ops: MoveOp[]) => ops.at(-1)!.ts;
-  const after = (ts: string, replica: string) => formatTs(Number(ts.slice(0, 13)), 1, replica);
+  const after = (ts: string, replica: string) =>
+    formatTs(Number(ts.slice(0, 13)), Number(ts.slice(14, 19)) + 1, replica);
+  if (s.loggedNamesLater && logged.length > 1) {
+    const round = logged[0]!;
+    // round r creates online-(base + 6r + 1) … online-(base + 6r + 6)
+    round.push({ ts: after(last(round), 'online'), type: 'move', node: round[1]!.node, parent: `online-${s.base + 7}`, pos: 'c' });
+  }
   if (s.branchNamesLogged && logged.length > 0) {
     branch.push({ ts: after(last(branch), 'offline'), type: 'move', node: logged.at(-1)![0]!.node, parent: 'ROOT', pos: 'a' });
   }
@@ -68,6 +76,7 @@ const arbShape: fc.Arbitrary<Shape> = fc.record({
   branchMoves: fc.integer({ min: 1, max: 12 }),
   branchNamesLogged: fc.boolean(),
   loggedNamesBranch: fc.boolean(),
+  loggedNamesLater: fc.boolean(),
 });
 
 describe('a late branch', () => {

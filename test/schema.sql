@@ -521,55 +521,53 @@ CREATE OR REPLACE FUNCTION treesync.merge_moves(p_tree text, p_moves treesync.op
  LANGUAGE plpgsql
  SET enable_seqscan TO 'off'
  SET enable_bitmapscan TO 'off'
- SET enable_hashjoin TO 'off'
+ SET enable_hashjoin TO 'on'
  SET enable_mergejoin TO 'off'
- SET enable_material TO 'off'
+ SET work_mem TO '64MB'
 AS $function$
 declare
   v_oldest_new text collate "C";
   v_late boolean;
-  -- the window's part of the tree (load_window): s_* as it is being computed, db_* as stored
+  -- the window's part of the tree (window_nodes): s_* as it is being computed, db_* as stored
   s_id text[];
   s_parent integer[];
   s_pos text[];
   s_exists boolean[];
-  v_slot jsonb;
+  s_born text[] := '{}';
+  v_all boolean := true;
+  v_before boolean[];  -- (late) whether the node existed before the window
+  v_f text[];
+  v_c text[];
+  v_w_node text[];
+  v_w_parent text[];
   db_parent integer[];
   db_pos text[];
   db_exists boolean[];
-  s_touched boolean[];
-  v_touched integer[] := '{}';
+  v_size integer;
   r record;
-  v_x integer;
-  v_p integer;
   v_a integer;
   v_steps integer;
   v_old_exists boolean;
   v_old_parent integer;
   v_old_pos text;
   v_applied boolean;
-  v_old_parent_id text;
-  -- the new log entries
-  l_ts text[] := '{}';
-  l_node text[] := '{}';
-  l_parent text[] := '{}';
-  l_pos text[] := '{}';
-  l_old_parent text[] := '{}';
-  l_old_pos text[] := '{}';
-  l_applied boolean[] := '{}';
+  -- the outcomes of the new moves, in timestamp order (old parent as a slot, 0: none)
+  n_old_parent integer[] := '{}';
+  n_old_pos text[] := '{}';
+  n_applied boolean[] := '{}';
   -- redone log entries whose outcome changed
   f_ts text[] := '{}';
   f_old_parent text[] := '{}';
   f_old_pos text[] := '{}';
   f_applied boolean[] := '{}';
   -- what to write back to nodes
-  w_gone text[] := '{}';
-  w_new_id text[] := '{}';
-  w_new_parent text[] := '{}';
-  w_new_pos text[] := '{}';
-  w_moved_id text[] := '{}';
-  w_moved_parent text[] := '{}';
-  w_moved_pos text[] := '{}';
+  w_gone text[];
+  w_new_id text[];
+  w_new_parent text[];
+  w_new_pos text[];
+  w_moved_id text[];
+  w_moved_parent text[];
+  w_moved_pos text[];
 begin
   undone := 0;
   skipped := 0;
@@ -593,138 +591,160 @@ begin
   end if;
 
   -- 1. Load what the window can see.
-  select w.ids, w.parents, w.poss, w.present, w.slot
-    into s_id, s_parent, s_pos, s_exists, v_slot
-    from treesync.load_window(p_tree, p_moves, v_oldest_new, v_late) w;
-  s_touched := array_fill(false, array[cardinality(s_id)]);
+  select w.ids, w.parents, w.poss, w.present into s_id, s_parent, s_pos, s_exists
+    from treesync.window_nodes(p_tree, p_moves, v_oldest_new, v_late) w;
+  v_size := cardinality(s_id);
   db_parent := s_parent;
   db_pos := s_pos;
   db_exists := s_exists;
 
-  -- 2. Undo the logged moves after the oldest new one: each node goes back to where its first
-  --    applied move after that point found it (the same as undoing them one by one, newest
-  --    first); a node that move created did not exist then.
+  -- 2. Undo the logged moves after the oldest new one, in one statement: each node goes back
+  --    to where its first applied move after that point found it (the same as undoing them one
+  --    by one, newest first); a node that move created did not exist then.
+  --
+  --    Most redone moves cannot change outcome. A logged move of a node that did not exist at
+  --    that point (old_parent null) is skipped or creates its node depending only on whether
+  --    its parent exists then: no cycle is possible. Whether a node exists at a point depends
+  --    only on the moves of nodes that did not exist before the window: when the new moves
+  --    name none of the nodes that did not exist before and that the logged moves move (C),
+  --    and the logged moves name none of those the new moves move (F), every node comes to
+  --    exist at the same point as before, and those logged moves keep their outcome. Their
+  --    creations are then applied at once, each node remembering when (s_born: an existence
+  --    check at an earlier point must not see it; a walk cannot reach it, as no node's parent
+  --    is a node that does not exist yet), and only the other moves go through the loop.
+  --    Else every logged move is redone. The undo applies those creations at once; before the
+  --    window, a node with s_born did not exist.
   if v_late then
-    for r in
-      select distinct on (l.node) l.node, l.old_parent, l.old_pos
-        from treesync.moves_after(p_tree, v_oldest_new) l
-       where l.applied
-       order by l.node, l.ts
-    loop
-      v_x := (v_slot ->> r.node)::integer;
-      if r.old_parent is null then
-        s_exists[v_x] := false;
-        s_parent[v_x] := 0;
-        s_pos[v_x] := '';
-      else
-        s_parent[v_x] := (v_slot ->> r.old_parent)::integer;
-        s_pos[v_x] := r.old_pos;
-      end if;
-    end loop;
-    select count(*) into undone from treesync.moves_after(p_tree, v_oldest_new);
+    select array_agg(case when u.x is null then s.parent when u.old_parent is null then u.p else u.op end order by s.i),
+           array_agg(case when u.x is null then s.pos when u.old_parent is null then u.pos else u.old_pos end order by s.i),
+           array_agg(s.present and u.x is null or u.x is not null order by s.i),
+           array_agg(case when u.old_parent is null then u.ts end order by s.i),
+           array_agg(case when u.x is null then s.present else u.old_parent is not null end order by s.i)
+      into s_parent, s_pos, s_exists, s_born, v_before
+      from unnest(s_parent, s_pos, s_exists) with ordinality as s(parent, pos, present, i)
+      left join (select x.i as x, p.i::integer as p, op.i::integer as op, f.old_parent, f.old_pos, f.pos, f.ts
+                   from (select distinct on (l.node) l.node, l.parent, l.pos, l.old_parent, l.old_pos, l.ts
+                           from (select * from treesync.moves_after(p_tree, v_oldest_new) offset 0) l
+                          where l.applied
+                          order by l.node, l.ts) f
+                   join unnest(s_id) with ordinality as x(id, i) on x.id = f.node
+                   join unnest(s_id) with ordinality as p(id, i) on p.id = f.parent
+                   left join unnest(s_id) with ordinality as op(id, i) on op.id = f.old_parent) u
+        on u.x = s.i;
+
+    -- F and C by slot; the sets are compared by slots_of (hash joins: no join here may become
+    -- a nested loop of window × window).
+    select array_agg(l.node), array_agg(l.parent) into v_w_node, v_w_parent
+      from treesync.moves_after(p_tree, v_oldest_new) l;
+    undone := cardinality(v_w_node);
+    select coalesce(array_agg(u.node) filter (where not v_before[u.x]), '{}') into v_f
+      from unnest(array(select m.node from unnest(p_moves) m),
+                  treesync.slots_of(s_id, array(select m.node from unnest(p_moves) m))) as u(node, x);
+    select coalesce(array_agg(u.node) filter (where not v_before[u.x]), '{}') into v_c
+      from unnest(v_w_node, treesync.slots_of(s_id, v_w_node)) as u(node, x);
+    v_all := 0 < any(treesync.slots_of(v_f, v_w_node || v_w_parent))
+             or 0 < any(treesync.slots_of(v_c, array(select unnest(array[m.node, m.parent]) from unnest(p_moves) m)));
+    if v_all then
+      select array_agg(case when s.before then s.parent else 0 end order by s.i),
+             array_agg(case when s.before then s.pos else '' end order by s.i)
+        into s_parent, s_pos
+        from unnest(s_parent, s_pos, v_before) with ordinality as s(parent, pos, before, i);
+      s_exists := v_before;
+      s_born := '{}';
+    end if;
   end if;
 
-  -- 3. Apply the new moves and redo the undone ones, in timestamp order (the model's loop).
+  -- 3. Apply the new moves and redo the undone ones (those 2b did not settle), in timestamp
+  --    order (the model's loop). Each move comes with its node, parent and logged old parent
+  --    as slots.
   for r in
-    select l.ts, l.node, l.parent, l.pos, l.old_parent, l.old_pos, l.applied, false as is_new
-      from treesync.moves_after(p_tree, v_oldest_new) l
-     where v_late
-    union all
-    select m.ts, m.node, m.parent, m.pos, null, null, null, true
-      from unnest(p_moves) m
-    order by 1
+    select w.ts, x.i::integer as x, p.i::integer as p, w.pos, o.i::integer as old_parent, w.old_pos, w.applied, w.is_new
+      from (select l.ts, l.node, l.parent, l.pos, l.old_parent, l.old_pos, l.applied, false as is_new
+              from treesync.moves_after(p_tree, v_oldest_new) l
+             where v_late and (v_all or l.old_parent is not null)
+            union all
+            select m.ts, m.node, m.parent, m.pos, null, null, null, true
+              from unnest(p_moves) m) w
+      join unnest(s_id) with ordinality as x(id, i) on x.id = w.node
+      join unnest(s_id) with ordinality as p(id, i) on p.id = w.parent
+      left join unnest(s_id) with ordinality as o(id, i) on o.id = w.old_parent
+     order by w.ts
   loop
-    v_x := (v_slot ->> r.node)::integer;
-    v_p := (v_slot ->> r.parent)::integer;
-    if not s_touched[v_x] then
-      s_touched[v_x] := true;
-      v_touched := v_touched || v_x;
-    end if;
-    v_old_exists := s_exists[v_x];
-    v_old_parent := s_parent[v_x];
-    v_old_pos := s_pos[v_x];
-    v_applied := false;
-
-    if v_x = v_p or not s_exists[v_p] then
+    v_old_exists := s_exists[r.x];
+    v_old_parent := s_parent[r.x];
+    v_old_pos := s_pos[r.x];
+    if r.x = r.p or not s_exists[r.p] or s_born[r.p] collate "C" > r.ts then
       -- Under itself, or under a node that does not exist (yet): skipped.
-      null;
-    elsif not v_old_exists or v_old_parent = v_p then
+      v_applied := false;
+    elsif not v_old_exists or v_old_parent = r.p then
       -- Creating a node (it has no descendants, so no cycle), or a new order key under the
       -- same parent.
       v_applied := true;
     else
       -- Walk up from the new parent; finding the node means the move would make a cycle. The
-      -- tree never has one, so the walk ends at ROOT or TRASH (whose parent is slot 0). The
-      -- step count only guards against looping forever on a broken tree.
-      v_a := v_p;
-      v_steps := 0;
-      while v_a > 0 and v_a <> v_x loop
+      -- tree never has one, so the walk ends at ROOT or TRASH (whose parent is slot 0) within
+      -- as many steps as there are slots; the bound only guards against a broken tree.
+      v_a := r.p;
+      for v_steps in 0 .. v_size loop
+        exit when v_a <= 0 or v_a = r.x;
         v_a := s_parent[v_a];
-        v_steps := v_steps + 1;
-        if v_steps > cardinality(s_id) then
-          raise exception 'treesync: tree % has a cycle through %', p_tree, s_id[v_p];
-        end if;
       end loop;
       if v_a < 0 then
-        raise exception 'treesync: merge_moves did not load an ancestor of % (a bug)', s_id[v_p];
+        raise exception 'treesync: merge_moves did not load an ancestor of % (a bug)', s_id[r.p];
+      elsif v_a > 0 and v_a <> r.x then
+        raise exception 'treesync: tree % has a cycle through %', p_tree, s_id[r.p];
       end if;
       v_applied := v_a = 0;
     end if;
     if v_applied then
-      s_exists[v_x] := true;
-      s_parent[v_x] := v_p;
-      s_pos[v_x] := r.pos;
+      s_exists[r.x] := true;
+      s_parent[r.x] := r.p;
+      s_pos[r.x] := r.pos;
     end if;
-
-    v_old_parent_id := case when v_old_exists then s_id[v_old_parent] end;
     if not v_old_exists then
+      v_old_parent := null;
       v_old_pos := null;
     end if;
+
     if r.is_new then
-      skipped := skipped + (not v_applied)::integer;
-      l_ts := l_ts || r.ts::text;
-      l_node := l_node || r.node::text;
-      l_parent := l_parent || r.parent::text;
-      l_pos := l_pos || r.pos::text;
-      l_old_parent := l_old_parent || v_old_parent_id;
-      l_old_pos := l_old_pos || v_old_pos;
-      l_applied := l_applied || v_applied;
-    elsif (r.old_parent, r.old_pos, r.applied)
-          is distinct from (v_old_parent_id, v_old_pos, v_applied) then
+      n_old_parent := n_old_parent || v_old_parent;
+      n_old_pos := n_old_pos || v_old_pos;
+      n_applied := n_applied || v_applied;
+    elsif (r.old_parent, r.old_pos, r.applied) is distinct from (v_old_parent, v_old_pos, v_applied) then
       -- A redone move whose outcome changed: the log must say what really happened.
       f_ts := f_ts || r.ts::text;
-      f_old_parent := f_old_parent || v_old_parent_id;
+      f_old_parent := f_old_parent || s_id[v_old_parent];
       f_old_pos := f_old_pos || v_old_pos;
       f_applied := f_applied || v_applied;
     end if;
   end loop;
 
-  -- 4. Write back the nodes that differ from the database (only moved nodes can), and the log:
-  --    the new entries, and the redone ones whose outcome changed.
-  foreach v_x in array v_touched loop
-    if s_exists[v_x] is distinct from db_exists[v_x]
-       or s_parent[v_x] is distinct from db_parent[v_x]
-       or s_pos[v_x] is distinct from db_pos[v_x] then
-      if not s_exists[v_x] then
-        w_gone := w_gone || s_id[v_x];
-      elsif not db_exists[v_x] then
-        w_new_id := w_new_id || s_id[v_x];
-        w_new_parent := w_new_parent || s_id[s_parent[v_x]];
-        w_new_pos := w_new_pos || s_pos[v_x];
-      else
-        w_moved_id := w_moved_id || s_id[v_x];
-        w_moved_parent := w_moved_parent || s_id[s_parent[v_x]];
-        w_moved_pos := w_moved_pos || s_pos[v_x];
-      end if;
-    end if;
-  end loop;
+  -- 4. Write back the nodes that differ from the database, and the log: the new entries, and
+  --    the redone ones whose outcome changed.
+  select coalesce(array_agg(s.id) filter (where not s.present and s.db_present), '{}'),
+         coalesce(array_agg(s.id) filter (where s.present and not s.db_present), '{}'),
+         coalesce(array_agg(p.id) filter (where s.present and not s.db_present), '{}'),
+         coalesce(array_agg(s.pos) filter (where s.present and not s.db_present), '{}'),
+         coalesce(array_agg(s.id) filter (where s.present and s.db_present), '{}'),
+         coalesce(array_agg(p.id) filter (where s.present and s.db_present), '{}'),
+         coalesce(array_agg(s.pos) filter (where s.present and s.db_present), '{}')
+    into w_gone, w_new_id, w_new_parent, w_new_pos, w_moved_id, w_moved_parent, w_moved_pos
+    from unnest(s_id, s_exists, s_parent, s_pos, db_exists, db_parent, db_pos)
+         with ordinality as s(id, present, parent, pos, db_present, db_parent, db_pos, i)
+    left join unnest(s_id) with ordinality as p(id, i) on p.i = s.parent
+   where (s.present, s.parent, s.pos) is distinct from (s.db_present, s.db_parent, s.db_pos)
+     and (s.present or s.db_present);
   perform treesync.write_nodes(p_tree, w_gone, w_moved_id, w_moved_parent, w_moved_pos,
                                w_new_id, w_new_parent, w_new_pos);
 
   insert into treesync.moves (tree, ts, node, parent, pos, old_parent, old_pos, applied)
-  select p_tree, l.ts, l.node, l.parent, l.pos, l.old_parent, l.old_pos, l.applied
-    from unnest(l_ts, l_node, l_parent, l_pos, l_old_parent, l_old_pos, l_applied)
-         as l(ts, node, parent, pos, old_parent, old_pos, applied);
+  select p_tree, m.ts, m.node, m.parent, m.pos, p.id, o.old_pos, o.applied
+    from (select m.ts, m.node, m.parent, m.pos, row_number() over (order by m.ts) as k
+            from unnest(p_moves) m) m
+    join unnest(n_old_parent, n_old_pos, n_applied) with ordinality as o(old_parent, old_pos, applied, k)
+      on o.k = m.k
+    left join unnest(s_id) with ordinality as p(id, i) on p.i = o.old_parent;
+  select count(*) filter (where not a) into skipped from unnest(n_applied) a;
   perform treesync.rewrite_log(p_tree, f_ts, f_old_parent, f_old_pos, f_applied);
 end
 $function$
@@ -1339,6 +1359,20 @@ begin
 end
 $function$
 
+CREATE OR REPLACE FUNCTION treesync.slots_of(p_ids text[], p_keys text[])
+ RETURNS integer[]
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET enable_hashjoin TO 'on'
+ SET enable_mergejoin TO 'off'
+ SET enable_nestloop TO 'off'
+ SET work_mem TO '64MB'
+AS $function$
+  select coalesce(array_agg(coalesce(i.slot, 0)::integer order by k.ord), '{}')
+    from unnest(p_keys) with ordinality as k(id, ord)
+    left join unnest(p_ids) with ordinality as i(id, slot) on i.id = k.id
+$function$
+
 CREATE OR REPLACE FUNCTION treesync.trash(p_tree text, p_limit integer)
  RETURNS TABLE(node text, ts text, old_parent text, old_pos text, parent_exists boolean)
  LANGUAGE sql
@@ -1459,6 +1493,120 @@ AS $function$
      where d.depth <= p_limit
   )
   select max(d.depth + (jsonb_typeof(d.v) in ('array', 'object'))::integer) from d
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.window_nodes(p_tree text, p_moves treesync.op[], p_oldest_new text, p_late boolean, OUT ids text[], OUT parents integer[], OUT poss text[], OUT present boolean[])
+ RETURNS record
+ LANGUAGE plpgsql
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'on'
+ SET enable_mergejoin TO 'off'
+ SET work_mem TO '64MB'
+AS $function$
+declare
+  v_names text[];
+  v_named text[];
+  v_walk_from text[];
+  v_more text[];
+  v_map jsonb;
+  v_parent_ids text[];
+  v_stubs text[];
+  v_missing text[];
+  v_loaded integer;
+  v_tree_nodes bigint;
+  d_id text[];
+  d_parent text[];
+  d_pos text[];
+  a_id text[] := '{}';
+  a_parent text[] := '{}';
+  a_pos text[] := '{}';
+begin
+  -- The ids the window names, with repeats: the new moves' nodes and parents, and when the
+  -- window is late, also the logged moves' nodes, parents and replaced parents.
+  v_names := array(select x.id
+                     from (select unnest(array[m.node, m.parent]) as id from unnest(p_moves) m
+                           union all
+                           select unnest(array[l.node, l.parent, l.old_parent])
+                             from treesync.moves_after(p_tree, p_oldest_new) l where p_late) x
+                    where x.id is not null);
+
+  -- A late window starts a walk at every id it names. When it names many ids for the size of
+  -- its tree, their ancestors are most of the tree: the whole tree (one range of the primary
+  -- key, at most two rows per name, counted first within that bound) costs less than walks.
+  if p_late then
+    select count(*) into v_tree_nodes
+      from (select from treesync.nodes n where n.tree = p_tree limit 2 * cardinality(v_names) + 1) x;
+  end if;
+  if p_late and v_tree_nodes <= 2 * cardinality(v_names) then
+    select coalesce(array_agg(n.id), '{}'), coalesce(array_agg(n.parent), '{}'), coalesce(array_agg(n.pos), '{}')
+      into ids, v_parent_ids, poss
+      from treesync.nodes n
+     where n.tree = p_tree;
+    v_stubs := '{}';  -- every parent is in the tree
+    select coalesce(array_agg(distinct u.id), '{}') into v_missing
+      from unnest(v_names, treesync.slots_of(ids, v_names)) as u(id, x)
+     where u.x = 0;
+  else
+    select coalesce(array_agg(x.id), '{}') into v_named
+      from (select k.id from unnest(v_names) k(id) group by k.id) x;
+    select coalesce(array_agg(n.id), '{}'), coalesce(array_agg(n.parent), '{}'), coalesce(array_agg(n.pos), '{}')
+      into d_id, d_parent, d_pos
+      from treesync.nodes_at(p_tree, v_named) n;
+
+    if p_late then
+      v_walk_from := v_named;
+    else
+      -- (as load_window: a move of a node that exists walks, unless it only changes its order
+      -- key under its present parent; a node the window moves twice walks)
+      select jsonb_object_agg(d.id, d.parent) into v_map from unnest(d_id, d_parent) as d(id, parent);
+      select coalesce(array_agg(distinct w.parent), '{}') into v_walk_from
+        from (select m.node, m.parent, count(*) over (partition by m.node) as moves
+                from unnest(p_moves) m) w
+       where w.moves > 1 or (v_map ? w.node and v_map ->> w.node is distinct from w.parent);
+    end if;
+
+    -- The ancestors the walks pass, and, when a walk passes a node the window moves, those of
+    -- its new parents too, until nothing is added. The walks start from the parents of the
+    -- named nodes already loaded, not from those nodes again.
+    v_more := v_walk_from;
+    while cardinality(v_more) > 0 loop
+      select a_id || coalesce(array_agg(u.id), '{}'), a_parent || coalesce(array_agg(u.parent), '{}'),
+             a_pos || coalesce(array_agg(u.pos), '{}')
+        into a_id, a_parent, a_pos
+        from treesync.ancestors_of(p_tree, v_more) u;
+      exit when p_late;
+      select coalesce(array_agg(x.id), '{}') into v_more
+        from (select m.parent from unnest(p_moves) m
+                join (select unnest(a_id) union select unnest(v_walk_from)) i(id) on i.id = m.node
+              except select i from unnest(v_walk_from) i) x(id);
+      v_walk_from := v_walk_from || v_more;
+    end loop;
+
+    select coalesce(array_agg(x.id), '{}'), coalesce(array_agg(x.parent), '{}'), coalesce(array_agg(x.pos), '{}')
+      into ids, v_parent_ids, poss
+      from (select distinct on (l.id) l.id, l.parent, l.pos
+              from (select * from unnest(a_id, a_parent, a_pos) union all select * from unnest(d_id, d_parent, d_pos))
+                   as l(id, parent, pos)
+             order by l.id) x;
+    -- the parents of loaded nodes that are not loaded (they exist; their parent is unknown),
+    -- and the named ids that are not in the tree (new nodes, parents that do not exist)
+    select coalesce(array_agg(x.id), '{}') into v_stubs
+      from (select i from unnest(v_parent_ids) i where i is not null except select i from unnest(ids) i) x(id);
+    select coalesce(array_agg(x.id), '{}') into v_missing
+      from (select i from unnest(v_named) i except select i from unnest(ids) i) x(id);
+  end if;
+
+  -- Slots for the ids not loaded come after those of the loaded nodes.
+  v_loaded := cardinality(ids);
+  ids := ids || v_stubs || v_missing;
+  parents := treesync.slots_of(ids, v_parent_ids)
+             || array_fill(-1, array[cardinality(v_stubs)])
+             || array_fill(0, array[cardinality(v_missing)]);
+  poss := poss || array_fill(''::text, array[cardinality(v_stubs) + cardinality(v_missing)]);
+  present := array_fill(true, array[v_loaded + cardinality(v_stubs)])
+             || array_fill(false, array[cardinality(v_missing)]);
+end
 $function$
 
 CREATE OR REPLACE FUNCTION treesync.write_nodes(p_tree text, p_gone text[], p_moved_id text[], p_moved_parent text[], p_moved_pos text[], p_new_id text[], p_new_parent text[], p_new_pos text[])

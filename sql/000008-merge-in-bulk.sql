@@ -17,7 +17,9 @@
 -- * the loop gets each move's node and parent as slots from its query, and the cycle walk
 --   costs two expressions per step.
 --
--- Joins of arrays may now hash (they read no table); every table read is still a lookup by key
+-- Joins of arrays hash, and nested loops are off: under the generic plans PL/pgSQL switches to
+-- after five calls, an array has no known size, and a nested loop of window × window (seconds
+-- for a late branch) looks as cheap as a hash join. Every table read is still a lookup by key
 -- (nodes_at, ancestors_of, node_ctids, move_ctids: lateral, one probe per key) or one range of
 -- a primary key (moves_after, a tree's nodes), so sequential and bitmap scans stay off.
 
@@ -49,6 +51,7 @@ set enable_seqscan = off
 set enable_bitmapscan = off
 set enable_hashjoin = on
 set enable_mergejoin = off
+set enable_nestloop = off
 set work_mem = '64MB'
 as $$
 declare
@@ -168,6 +171,7 @@ set enable_seqscan = off
 set enable_bitmapscan = off
 set enable_hashjoin = on
 set enable_mergejoin = off
+set enable_nestloop = off
 set work_mem = '64MB'
 as $$
 declare

@@ -1,7 +1,8 @@
 // purge_trash (sql/000007): which trashed subtrees are old enough to go, straight in SQL, with
 // deletes stamped at chosen wall times.
+import type pg from 'pg';
 import { describe, expect, test } from 'vitest';
-import { formatTs } from '../../protocol/ops.ts';
+import { formatTs, type Op } from '../../protocol/ops.ts';
 import { useTestDb } from '../pg/db.ts';
 import { applyOps, readTree, treeFactory } from '../merge/pg-tree.ts';
 import { move, set, ts } from '../merge/ops.ts';
@@ -88,7 +89,7 @@ describe('purge_trash', () => {
 
   test('batch by batch, after a cursor: each batch walks about max_nodes nodes, and all of them together purge everything', async () => {
     const tree = await freshTree();
-    const ops = [];
+    const ops: Op[] = [];
     for (let i = 0; i < 6; i++) {
       ops.push(move(ago(40, 'alice', 3 * i), `t${i}`, 'ROOT'), move(ago(40, 'alice', 3 * i + 1), `t${i}c`, `t${i}`));
       ops.push(set(ago(40, 'alice', 3 * i + 2), `t${i}c`, 'k', i));
@@ -96,13 +97,14 @@ describe('purge_trash', () => {
     for (let i = 0; i < 6; i++) ops.push(move(ago(35, 'alice', i), `t${i}`, 'TRASH'));
     await applyOps(db, tree, ops);
     await note(tree, 'alice', ago(1));
-    const batches = [];
+    const batches: Array<{ purged: number; fields: number; after: string | null; more: boolean }> = [];
     let after: string | null = null;
     for (;;) {
-      const { rows } = await db.query('select treesync.purge_trash($1, 3, $2) as r', [tree, after]);
-      batches.push(rows[0].r);
-      after = rows[0].r.after;
-      if (!rows[0].r.more) break;
+      const result: pg.QueryResult = await db.query('select treesync.purge_trash($1, 3, $2) as r', [tree, after]);
+      const batch = result.rows[0].r as (typeof batches)[number];
+      batches.push(batch);
+      after = batch.after;
+      if (!batch.more) break;
     }
     // Two subtrees of 2 nodes fill a batch of 3 (a batch ends once it has walked 3 or more).
     expect(batches.map((b) => b.purged)).toEqual([2, 2, 2]);

@@ -2,10 +2,11 @@
  * The trash as the replica knows it (docs/deletes.md, "The trash and undelete"): the tops of
  * deleted subtrees (children of TRASH), newest delete first, and where undelete puts a node
  * back. Everything comes from the replica itself, no request: the delete that put a top in
- * the trash is its latest applied move in the replica's move log, which holds the log from
- * the stability frontier F on. A delete older than F has left the log (here and on the
- * server): such a top is listed last, without when, by whom or where from, and undelete puts it
- * at the end of ROOT.
+ * the trash is its latest applied move in the replica's move log (the log from the stability
+ * frontier F on) or, once that row has dropped below F, what the replica kept of it
+ * (`trash_origins`, frontier.ts). A replica that bootstrapped after F passed a delete never
+ * had its row: such a top is listed last, without when, by whom or where from, and undelete
+ * puts it at the end of ROOT.
  */
 import { ROOT, TRASH } from '../../protocol/ops.ts';
 import type { TrashItem } from '../worker-api.ts';
@@ -21,19 +22,24 @@ const replicaOfTs = (ts: string) => ts.slice(20);
  */
 export async function listTrash(db: Db, limit: number): Promise<TrashItem[]> {
   const rows = await db.all(
-    `with latest as (
+    `with logged as (
        -- SQLite takes the other columns from the row holding max(ts)
        select node, max(ts) as ts, parent, old_parent, old_pos
          from moves
         where applied and node in (select id from nodes where parent = ?1)
         group by node
+     ), origin as (
+       select n.id, coalesce(l.ts, o.ts) as ts,
+              case when l.ts is null then o.old_parent else l.old_parent end as old_parent,
+              case when l.ts is null then o.old_pos else l.old_pos end as old_pos
+         from nodes n
+         left join logged l on l.node = n.id and l.parent = ?1
+         left join trash_origins o on o.node = n.id
+        where n.parent = ?1
      )
-     select n.id, l.ts, l.old_parent, l.old_pos,
-            exists (select 1 from nodes p where p.id = l.old_parent)
-       from nodes n
-       left join latest l on l.node = n.id and l.parent = ?1
-      where n.parent = ?1
-      order by l.ts is null, l.ts desc, n.id
+     select id, ts, old_parent, old_pos, exists (select 1 from nodes p where p.id = old_parent)
+       from origin
+      order by ts is null, ts desc, id
       limit ?2`,
     [TRASH, limit],
   );
@@ -71,15 +77,17 @@ async function inTrash(db: Db, id: string): Promise<boolean | undefined> {
 
 /**
  * Where undelete puts `id` (a node inside the trash): the parent and order key the move that
- * put it where it is took it from, when that move is in the log and that parent exists outside
- * the trash; else the end of ROOT (`pos` null: after the last child).
+ * put it where it is took it from (from the log, else trash_origins), when that parent exists
+ * outside the trash; else the end of ROOT (`pos` null: after the last child).
  */
 export async function undeleteTarget(db: Db, id: string): Promise<{ parent: string; pos: string | null } | 'not_in_trash' | 'unknown'> {
   if (id === TRASH) return 'not_in_trash';
   const where = await inTrash(db, id);
   if (where === undefined) return 'unknown';
   if (!where) return 'not_in_trash';
-  const last = await db.get('select old_parent, old_pos from moves where node = ?1 and applied order by ts desc limit 1', [id]);
+  const last =
+    (await db.get('select old_parent, old_pos from moves where node = ?1 and applied order by ts desc limit 1', [id])) ??
+    (await db.get('select old_parent, old_pos from trash_origins where node = ?1', [id]));
   const parent = last?.[0] as string | null | undefined;
   if (typeof parent === 'string' && parent !== TRASH && (await inTrash(db, parent)) === false) {
     return { parent, pos: last![1] as string };

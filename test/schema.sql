@@ -117,6 +117,8 @@ CREATE INDEX nodes_parent ON treesync.nodes USING btree (tree, parent);
 
 CREATE UNIQUE INDEX nodes_pkey ON treesync.nodes USING btree (tree, id);
 
+CREATE INDEX ops_node ON treesync.ops USING btree (tree, node, seq);
+
 CREATE UNIQUE INDEX ops_pkey ON treesync.ops USING btree (tree, seq);
 
 CREATE UNIQUE INDEX ops_ts_tree_key ON treesync.ops USING btree (ts, tree);
@@ -1140,7 +1142,9 @@ begin
     with recursive subtree as (
       select v_top as id
       union all
-      select n.id from subtree s join treesync.nodes n on n.tree = p_tree and n.parent = s.id
+      select n.id from subtree s
+       cross join lateral (select n.id from treesync.nodes n
+                            where n.tree = p_tree and n.parent = s.id offset 0) n   -- nodes_parent
     )
     select array_agg(s.id) into v_sub from subtree s;
     v_walked := v_walked + cardinality(v_sub);
@@ -1196,7 +1200,11 @@ declare
   v_replicas integer;
   v_oldest_move text collate "C";
   v_del_seen bigint;
+  v_deleted text[];
   v_from bigint;
+  v_inside text[];
+  v_by_subtree boolean := false;
+  v_window_from bigint;
   v_pass integer;
   v_restored integer := 0;
   e record;
@@ -1207,18 +1215,15 @@ begin
   select min(o.seen), count(distinct substr(o.ts, 21)), min(o.ts) filter (where o.type = 'move')
     into v_min_seen, v_replicas, v_oldest_move
     from treesync.ops o where o.tree = p_tree and o.seq between p_first and p_last;
-  -- An author who had seen the whole tree: nothing stored is concurrent with the batch, and its
-  -- batch is not late either (a hybrid clock is past every ts it has seen), so no older pair
-  -- changed. A batch given without any `seen` (`p_informed`: the pinned 2-argument form) is
-  -- taken to be informed of everything, its own ops of several replicas included: it merges
-  -- exactly as before restores existed.
+  -- An author who had seen the whole tree: nothing stored is concurrent with the batch (000005).
   if v_min_seen >= p_first - 1 and (v_replicas = 1 or p_informed) then
     return 0;
   end if;
 
-  -- The moves this merge placed (not late: exactly the batch's), those that stand as deletes,
-  -- and the least that any of them had seen.
-  select min(coalesce(o.seen, o.seq - 1)) into v_del_seen
+  -- The moves this merge placed that stand as deletes: their nodes, and the least that any of
+  -- them had seen.
+  select min(coalesce(o.seen, o.seq - 1)), array_agg(distinct m.node)
+    into v_del_seen, v_deleted
     from treesync.moves m
     cross join lateral (select l.ts from treesync.latest_move(p_tree, m.node) l offset 0) l
     cross join lateral (select s.seq, s.seen from treesync.ops s
@@ -1228,25 +1233,51 @@ begin
      and treesync.in_trash(p_tree, m.parent);
   v_from := least(coalesce(v_del_seen + 1, p_first), p_first);
 
-  -- A restore moves a subtree, which can change what an edit looked at earlier in the pass
-  -- sees: passes until one restores nothing (a fixpoint; each restore is a new op that saw
-  -- everything, so this ends).
+  -- The older operations (before the batch) that the deletes may be concurrent with: those on
+  -- the nodes of the deleted subtrees, when the subtrees are smaller than the window (walked
+  -- no further than that).
+  if v_from < p_first then
+    with recursive subtree(id) as (
+      select d.id collate "C" from unnest(v_deleted) d(id)
+      union all
+      -- (a probe per node reached, whatever the planner thinks of the tree's size)
+      select n.id from subtree s
+       cross join lateral (select n.id from treesync.nodes n
+                            where n.tree = p_tree and n.parent = s.id offset 0) n   -- nodes_parent
+    )
+    select array(select s.id from subtree s limit p_first - v_from + 1) into v_inside;
+    v_by_subtree := cardinality(v_inside) <= p_first - v_from;
+  end if;
+  v_window_from := case when v_by_subtree then p_first else v_from end;
+
+  -- Passes until one restores nothing (000005).
   for pass in 1 .. 100 loop
   v_pass := 0;
   for e in
     select c.seq, c.seen, c.ts, c.node
       from (select o.seq, coalesce(o.seen, o.seq - 1) as seen, o.ts, o.node, o.type, o.parent
               from treesync.ops o
-             where o.tree = p_tree and o.seq between v_from and p_last
+             where o.tree = p_tree and o.seq between v_window_from and p_last
+            union
+            select o.seq, coalesce(o.seen, o.seq - 1), o.ts, o.node, o.type, o.parent
+              from unnest(v_inside) i(id)
+             -- (the node's operations by ops_node, the window's filtered after: with the seq range
+             -- inside, the primary key's range would look as good to a planner without
+             -- statistics, and read the whole window)
+             cross join lateral (select s.* from treesync.ops s
+                                  where s.tree = p_tree and s.node = i.id offset 0) o   -- ops_node
+             where v_by_subtree and o.seq between v_from and p_first - 1
             union
             select o.seq, coalesce(o.seen, o.seq - 1), o.ts, o.node, o.type, o.parent
               from treesync.moves m
              cross join lateral (select s.* from treesync.ops s
                                   where s.ts = m.ts and (s.tree = p_tree) is true offset 0) o
              where p_late and m.tree = p_tree and m.ts >= v_oldest_move) c
+     -- (a scalar probe of the log's key: 000005's `exists` here could be planned as a hash of
+     -- the tree's whole log)
      where c.type = 'set'
         or (c.parent <> 'TRASH'
-            and exists (select from treesync.moves m where m.tree = p_tree and m.ts = c.ts and m.applied))
+            and coalesce((select m.applied from treesync.moves m where m.tree = p_tree and m.ts = c.ts), false))
      order by c.seq
   loop
     v_pass := v_pass + treesync.restore_for(p_tree, e.seq, e.seen, e.ts, e.node);

@@ -8,7 +8,7 @@ import { TreesyncError } from '../protocol/errors.ts';
 import { rpc } from './errors.ts';
 import type { SpawnedWorker } from './spawn-worker.ts';
 import * as Comlink from 'comlink';
-import type { ApplyResult, BootstrapProgress, FieldRow, MoveLogRow, NodeRow, Placement, ValueRow } from './worker-api.ts';
+import type { ApplyResult, BootstrapProgress, FieldRow, MoveLogRow, NodeRow, Placement, TrashItem, ValueRow } from './worker-api.ts';
 import type { StorageKind } from './worker/storage/storage-kind.ts';
 
 export interface Replica {
@@ -30,6 +30,10 @@ export interface LocalReplica extends Replica {
   move(id: string, parent: string, options?: Placement): Promise<void>;
   /** A move into TRASH. */
   delete(id: string): Promise<void>;
+  /** Back from the trash (see TreeClient.undelete). */
+  undelete(id: string): Promise<void>;
+  /** The trash's tops, newest delete first (see TreeClient.trash). */
+  trash(options?: { limit?: number }): Promise<TrashItem[]>;
   /** `null` removes the field. */
   set(id: string, key: string, value: unknown): Promise<void>;
   /** Local ops not yet acknowledged, in ts order. */
@@ -69,6 +73,8 @@ export function replicaOf(worker: SpawnedWorker, storage: StorageKind = 'memory'
     create: (parent, options) => rpc(() => api().create(parent, options)),
     move: (id, parent, options) => rpc(() => api().move(id, parent, options)),
     delete: (id) => rpc(() => api().delete(id)),
+    undelete: (id) => rpc(() => api().undelete(id)),
+    trash: (o) => rpc(() => api().trash(o?.limit)),
     set: (id, key, value) => rpc(() => api().set(id, key, value)),
     outbox: () => rpc(() => api().outbox()),
     replicaId: () => rpc(() => api().replicaId()),

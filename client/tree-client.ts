@@ -10,7 +10,7 @@ import { TreesyncError } from '../protocol/errors.ts';
 import type { Op } from '../protocol/ops.ts';
 import { fromWireError, rpc } from './errors.ts';
 import type { SpawnedWorker } from './spawn-worker.ts';
-import type { BootstrapProgress, ChangeEvent, NodeInfo, Placement, SyncConfig, SyncListener, SyncStatus } from './worker-api.ts';
+import type { BootstrapProgress, ChangeEvent, NodeInfo, Placement, SyncConfig, SyncListener, SyncStatus, TrashItem } from './worker-api.ts';
 
 export interface OpenTreeOptions {
   /** The server's base URL. */
@@ -40,6 +40,12 @@ export interface TreeClient {
   move(id: string, parent: string, options?: Placement): Promise<void>;
   /** A move into TRASH. */
   delete(id: string): Promise<void>;
+  /** An ordinary move of a node in the trash back to the parent and order key its delete took
+   * it from, or to the end of ROOT when that parent is gone or in the trash (docs/deletes.md). */
+  undelete(id: string): Promise<void>;
+  /** The trash ("recently deleted"): the tops of deleted subtrees, newest delete first, with
+   * when and by which replica, from the local replica (docs/client.md). */
+  trash(options?: { limit?: number }): Promise<TrashItem[]>;
   /** `null` removes the field. */
   set(id: string, key: string, value: unknown): Promise<void>;
   /** A parent's children in sibling order, with their live fields. */
@@ -127,6 +133,8 @@ export async function openTreeOn(worker: SpawnedWorker, options: OpenTreeOptions
     create: (parent, o) => rpc(() => api().create(parent, o)),
     move: (id, parent, o) => rpc(() => api().move(id, parent, o)),
     delete: (id) => rpc(() => api().delete(id)),
+    undelete: (id) => rpc(() => api().undelete(id)),
+    trash: (o) => rpc(() => api().trash(o?.limit)),
     set: (id, key, value) => rpc(() => api().set(id, key, value)),
     children: (id) => rpc(() => api().children(id)),
     sync: () =>

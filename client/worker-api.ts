@@ -126,6 +126,23 @@ export interface NodeInfo {
   fields: Record<string, unknown>;
 }
 
+/**
+ * A top of the trash, as the replica knows it (worker/trash.ts): the shape of the server's
+ * trash entry (protocol/trash.ts) with the node's live fields. `ts` and `replica` are the
+ * delete's; `parent` and `pos` where it took the node from (null when the node was created in
+ * the trash, or when the delete is older than the log the replica keeps: then `ts` and
+ * `replica` are null too).
+ */
+export interface TrashItem {
+  node: string;
+  ts: string | null;
+  replica: string | null;
+  parent: string | null;
+  pos: string | null;
+  parentExists: boolean;
+  fields: Record<string, unknown>;
+}
+
 export interface WorkerApi {
   /** Opens the replica's database and creates its schema (keeping what a persistent one holds).
    * After close(), open() starts again in the same worker: a new, empty replica in memory, the
@@ -148,6 +165,11 @@ export interface WorkerApi {
   create(parent: string, options?: Placement & { fields?: Record<string, unknown> }): Promise<string>;
   move(id: string, parent: string, options?: Placement): Promise<void>;
   delete(id: string): Promise<void>;
+  /** A move of a node inside the trash back where its delete took it from, or to the end of
+   * ROOT when that parent is gone or in the trash (worker/trash.ts). */
+  undelete(id: string): Promise<void>;
+  /** The tops of the trash, newest delete first, at most `limit` (default 100). */
+  trash(limit?: number): Promise<TrashItem[]>;
   set(id: string, key: string, value: unknown): Promise<void>;
   /** Local ops not yet acknowledged, in ts order. */
   outbox(): Promise<Op[]>;

@@ -113,7 +113,11 @@ CREATE UNIQUE INDEX moves_pkey ON treesync.moves USING btree (tree, ts);
 
 CREATE INDEX nodes_in_trash ON treesync.nodes USING btree (tree, id) WHERE (parent = 'TRASH'::text);
 
+CREATE INDEX nodes_parent ON treesync.nodes USING btree (tree, parent);
+
 CREATE UNIQUE INDEX nodes_pkey ON treesync.nodes USING btree (tree, id);
+
+CREATE INDEX ops_node ON treesync.ops USING btree (tree, node, seq);
 
 CREATE UNIQUE INDEX ops_pkey ON treesync.ops USING btree (tree, seq);
 
@@ -1074,88 +1078,131 @@ begin
 end
 $function$
 
-CREATE OR REPLACE FUNCTION treesync.purge_trash(p_tree text)
+CREATE OR REPLACE FUNCTION treesync.purge_trash(p_tree text, p_max_nodes integer, p_after text)
  RETURNS jsonb
  LANGUAGE plpgsql
- SET enable_nestloop TO 'off'
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET enable_mergejoin TO 'off'
 AS $function$
 declare
   v_seq bigint;
+  v_locked timestamptz;
   v_f text collate "C";
   v_cutoff text collate "C";
-  v_tops integer;
-  v_nodes integer;
-  v_fields integer;
-  v_moves integer;
+  v_top text collate "C";
+  v_deleted text collate "C";
+  v_sub text[];
+  v_id text collate "C";
+  v_keep boolean;
+  v_touched jsonb;
+  v_after text collate "C" := p_after;
+  v_looked integer := 0;
+  v_walked integer := 0;
+  v_more boolean := false;
+  v_gone record;
+  v_tops integer := 0;
+  v_nodes integer := 0;
+  v_fields integer := 0;
+  v_moves integer := 0;
 begin
+  if p_max_nodes is null or p_max_nodes < 1 then
+    raise exception using errcode = 'TS006', message = 'purge_trash: max_nodes must be a positive integer';
+  end if;
   select t.seq into v_seq from treesync.trees t where t.id = p_tree for update;
   if not found then
     raise exception using
       errcode = 'TS003',
       message = format('tree %s does not exist', coalesce(quote_literal(p_tree), 'null'));
   end if;
+  v_locked := clock_timestamp();
   v_f := treesync.frontier(p_tree);
   if v_f is null then
-    return jsonb_build_object('purged', 0, 'nodes', 0, 'fields', 0, 'moves', 0, 'kept_seq', null);
+    return jsonb_build_object('purged', 0, 'nodes', 0, 'fields', 0, 'moves', 0, 'kept_seq', null,
+                              'after', null, 'more', false,
+                              'held_ms', extract(epoch from clock_timestamp() - v_locked) * 1000);
   end if;
   -- A ts is older than the retention window when its wall time (its first 13 digits, ms) is.
   v_cutoff := lpad((floor(extract(epoch from now() - treesync.retention()) * 1000))::bigint::text, 13, '0');
 
-  create temporary table if not exists purge_nodes (id text collate "C" primary key, top text collate "C")
-    on commit drop;
-  truncate purge_nodes;
-  -- The tops: children of TRASH, with when they were put there (their last applied move into
-  -- TRASH, from the log or, once truncated, from trash_times). Set-based: one pass over the
-  -- tree's log and its nodes, joined by hash, never a scan per node.
-  with recursive trashed_at as (
-    select l.node, max(l.ts) as ts
-      from treesync.moves l
-     where l.tree = p_tree and l.parent = 'TRASH' and l.applied
-     group by l.node
-  ), tops as (
-    select n.id, greatest(a.ts, tt.ts) as deleted
-      from treesync.nodes n
-      left join trashed_at a on a.node = n.id
-      left join treesync.trash_times tt on tt.tree = p_tree and tt.node = n.id
-     where n.tree = p_tree and n.parent = 'TRASH'
-  ), subtree as (
-    select t.id, t.id as top from tops t where t.deleted < v_f and t.deleted < v_cutoff
-    union all
-    select n.id, s.top from treesync.nodes n join subtree s on n.tree = p_tree and n.parent = s.id
-  )
-  insert into purge_nodes select id, top from subtree;
-  analyze purge_nodes;
+  -- 1. What the log from F on names (as node, parent or old parent): a late operation may
+  -- still undo and redo those moves, so their nodes must stay. One range of the log's key,
+  -- short once truncated, kept as the keys of a JSON object (a lookup per node below; a
+  -- temporary table would cost more to create than the whole batch).
+  select coalesce(jsonb_object_agg(t.id, true), '{}'::jsonb) into v_touched
+    from (select distinct t.id
+            from treesync.moves l
+           cross join lateral unnest(array[l.node, l.parent, l.old_parent]) t(id)
+           where l.tree = p_tree and l.ts >= v_f and t.id is not null) t;
 
-  -- Keep whole subtrees that something at or above F still touches: a log row naming one of
-  -- their nodes (as node, parent or old parent), or a field written at or above F.
-  delete from purge_nodes p
-   where p.top in (
-     select q.top
-       from purge_nodes q
-       join (select l.node as id from treesync.moves l where l.tree = p_tree and l.ts >= v_f
-             union select l.parent from treesync.moves l where l.tree = p_tree and l.ts >= v_f
-             union select l.old_parent from treesync.moves l where l.tree = p_tree and l.ts >= v_f) t
-         on t.id = q.id
-     union
-     select q.top
-       from purge_nodes q
-       join treesync.fields f on f.tree = p_tree and f.node = q.id
-      where f.ts >= v_f);
+  -- 2. The tops after the cursor, in id order, while the batch has room.
+  for v_top in
+    select n.id from treesync.nodes n
+     where n.tree = p_tree and n.parent = 'TRASH' and n.id > coalesce(v_after, '')   -- nodes_in_trash
+     order by n.id
+  loop
+    if v_walked >= p_max_nodes or v_looked >= p_max_nodes then
+      v_more := true;
+      exit;
+    end if;
+    v_looked := v_looked + 1;
+    v_after := v_top;
+    -- When it was deleted: the move that put it in TRASH, from the log or, once truncated,
+    -- from trash_times (latest_move of 000005, written out: a call per top costs more than
+    -- its probe).
+    v_deleted := coalesce((select m.ts from treesync.moves m
+                            where m.tree = p_tree and m.node = v_top and m.applied
+                            order by m.tree desc, m.node desc, m.ts desc
+                            limit 1),   -- moves_node
+                          (select tt.ts from treesync.trash_times tt where tt.tree = p_tree and tt.node = v_top));
+    continue when v_deleted is null or not (v_deleted < v_f and v_deleted < v_cutoff);
 
-  select count(distinct top) into v_tops from purge_nodes;
-  if v_tops = 0 then
-    return jsonb_build_object('purged', 0, 'nodes', 0, 'fields', 0, 'moves', 0, 'kept_seq', null);
+    -- Its subtree, down the children (nodes_parent), one probe per node.
+    with recursive subtree as (
+      select v_top as id
+      union all
+      select n.id from subtree s
+       cross join lateral (select n.id from treesync.nodes n
+                            where n.tree = p_tree and n.parent = s.id offset 0) n   -- nodes_parent
+    )
+    select array_agg(s.id) into v_sub from subtree s;
+    v_walked := v_walked + cardinality(v_sub);
+
+    -- Kept whole when anything at or above F touches one of its nodes: the log (above), or a
+    -- field written at or after F.
+    v_keep := false;
+    foreach v_id in array v_sub loop
+      v_keep := v_touched ? v_id
+             or exists (select from treesync.fields f where f.tree = p_tree and f.node = v_id and f.ts >= v_f);
+      exit when v_keep;
+    end loop;
+    continue when v_keep;
+
+    -- 3. Gone, node by node, by key: the node, its fields, its log rows (below F, not yet
+    -- truncated); then the top's trash_times row.
+    foreach v_id in array v_sub loop
+      with n as (delete from treesync.nodes n where n.tree = p_tree and n.id = v_id returning 1),
+           f as (delete from treesync.fields f where f.tree = p_tree and f.node = v_id returning 1),
+           m as (delete from treesync.moves l where l.tree = p_tree and l.node = v_id returning 1)
+      select (select count(*) from n) as nodes, (select count(*) from f) as fields, (select count(*) from m) as moves
+        into v_gone;
+      v_nodes := v_nodes + v_gone.nodes;
+      v_fields := v_fields + v_gone.fields;
+      v_moves := v_moves + v_gone.moves;
+    end loop;
+    delete from treesync.trash_times tt where tt.tree = p_tree and tt.node = v_top;
+    v_tops := v_tops + 1;
+  end loop;
+
+  -- Every replica from before the purge bootstraps again (docs/lifecycle.md, "Purge").
+  if v_tops > 0 then
+    update treesync.trees set kept_seq = v_seq where id = p_tree;
   end if;
-  delete from treesync.nodes n using purge_nodes p where n.tree = p_tree and n.id = p.id;
-  get diagnostics v_nodes = row_count;
-  delete from treesync.fields f using purge_nodes p where f.tree = p_tree and f.node = p.id;
-  get diagnostics v_fields = row_count;
-  delete from treesync.moves l using purge_nodes p where l.tree = p_tree and l.node = p.id;
-  get diagnostics v_moves = row_count;
-  delete from treesync.trash_times tt using purge_nodes p where tt.tree = p_tree and tt.node = p.id;
-  update treesync.trees set kept_seq = v_seq where id = p_tree;
   return jsonb_build_object('purged', v_tops, 'nodes', v_nodes, 'fields', v_fields, 'moves', v_moves,
-                            'kept_seq', v_seq);
+                            'kept_seq', case when v_tops > 0 then v_seq end,
+                            'after', v_after, 'more', v_more,
+                            'held_ms', extract(epoch from clock_timestamp() - v_locked) * 1000);
 end
 $function$
 
@@ -1173,7 +1220,11 @@ declare
   v_replicas integer;
   v_oldest_move text collate "C";
   v_del_seen bigint;
+  v_deleted text[];
   v_from bigint;
+  v_inside text[];
+  v_by_subtree boolean := false;
+  v_window_from bigint;
   v_pass integer;
   v_restored integer := 0;
   e record;
@@ -1184,18 +1235,15 @@ begin
   select min(o.seen), count(distinct substr(o.ts, 21)), min(o.ts) filter (where o.type = 'move')
     into v_min_seen, v_replicas, v_oldest_move
     from treesync.ops o where o.tree = p_tree and o.seq between p_first and p_last;
-  -- An author who had seen the whole tree: nothing stored is concurrent with the batch, and its
-  -- batch is not late either (a hybrid clock is past every ts it has seen), so no older pair
-  -- changed. A batch given without any `seen` (`p_informed`: the pinned 2-argument form) is
-  -- taken to be informed of everything, its own ops of several replicas included: it merges
-  -- exactly as before restores existed.
+  -- An author who had seen the whole tree: nothing stored is concurrent with the batch (000005).
   if v_min_seen >= p_first - 1 and (v_replicas = 1 or p_informed) then
     return 0;
   end if;
 
-  -- The moves this merge placed (not late: exactly the batch's), those that stand as deletes,
-  -- and the least that any of them had seen.
-  select min(coalesce(o.seen, o.seq - 1)) into v_del_seen
+  -- The moves this merge placed that stand as deletes: their nodes, and the least that any of
+  -- them had seen.
+  select min(coalesce(o.seen, o.seq - 1)), array_agg(distinct m.node)
+    into v_del_seen, v_deleted
     from treesync.moves m
     cross join lateral (select l.ts from treesync.latest_move(p_tree, m.node) l offset 0) l
     cross join lateral (select s.seq, s.seen from treesync.ops s
@@ -1205,25 +1253,51 @@ begin
      and treesync.in_trash(p_tree, m.parent);
   v_from := least(coalesce(v_del_seen + 1, p_first), p_first);
 
-  -- A restore moves a subtree, which can change what an edit looked at earlier in the pass
-  -- sees: passes until one restores nothing (a fixpoint; each restore is a new op that saw
-  -- everything, so this ends).
+  -- The older operations (before the batch) that the deletes may be concurrent with: those on
+  -- the nodes of the deleted subtrees, when the subtrees are smaller than the window (walked
+  -- no further than that).
+  if v_from < p_first then
+    with recursive subtree(id) as (
+      select d.id collate "C" from unnest(v_deleted) d(id)
+      union all
+      -- (a probe per node reached, whatever the planner thinks of the tree's size)
+      select n.id from subtree s
+       cross join lateral (select n.id from treesync.nodes n
+                            where n.tree = p_tree and n.parent = s.id offset 0) n   -- nodes_parent
+    )
+    select array(select s.id from subtree s limit p_first - v_from + 1) into v_inside;
+    v_by_subtree := cardinality(v_inside) <= p_first - v_from;
+  end if;
+  v_window_from := case when v_by_subtree then p_first else v_from end;
+
+  -- Passes until one restores nothing (000005).
   for pass in 1 .. 100 loop
   v_pass := 0;
   for e in
     select c.seq, c.seen, c.ts, c.node
       from (select o.seq, coalesce(o.seen, o.seq - 1) as seen, o.ts, o.node, o.type, o.parent
               from treesync.ops o
-             where o.tree = p_tree and o.seq between v_from and p_last
+             where o.tree = p_tree and o.seq between v_window_from and p_last
+            union
+            select o.seq, coalesce(o.seen, o.seq - 1), o.ts, o.node, o.type, o.parent
+              from unnest(v_inside) i(id)
+             -- (the node's operations by ops_node, the window's filtered after: with the seq range
+             -- inside, the primary key's range would look as good to a planner without
+             -- statistics, and read the whole window)
+             cross join lateral (select s.* from treesync.ops s
+                                  where s.tree = p_tree and s.node = i.id offset 0) o   -- ops_node
+             where v_by_subtree and o.seq between v_from and p_first - 1
             union
             select o.seq, coalesce(o.seen, o.seq - 1), o.ts, o.node, o.type, o.parent
               from treesync.moves m
              cross join lateral (select s.* from treesync.ops s
                                   where s.ts = m.ts and (s.tree = p_tree) is true offset 0) o
              where p_late and m.tree = p_tree and m.ts >= v_oldest_move) c
+     -- (a scalar probe of the log's key: 000005's `exists` here could be planned as a hash of
+     -- the tree's whole log)
      where c.type = 'set'
         or (c.parent <> 'TRASH'
-            and exists (select from treesync.moves m where m.tree = p_tree and m.ts = c.ts and m.applied))
+            and coalesce((select m.applied from treesync.moves m where m.tree = p_tree and m.ts = c.ts), false))
      order by c.seq
   loop
     v_pass := v_pass + treesync.restore_for(p_tree, e.seq, e.seen, e.ts, e.node);

@@ -5,7 +5,10 @@
  * - the replica keeps F (`sync_state.frontier`; it only ever moves forward);
  * - its clock moves to F or past it, so its next edit is never stale;
  * - its move-log rows and `sets` rows (the per-ts de-duplication of sets) older than F go: a
- *   merge reads the log only from its oldest new move on, and that move is at or above F.
+ *   merge reads the log only from its oldest new move on, and that move is at or above F;
+ * - of the log rows that go, the applied moves into TRASH are kept aside (`trash_origins`, the
+ *   newest per node): the trash listing and undelete still know when, by whom and from where
+ *   a node was deleted (trash.ts).
  *
  * Bounded work per call: at most DROP_PER_CALL rows of each table go, oldest first (key probes
  * on the tables' primary keys); the rest goes with the next answer, which carries F again.
@@ -49,6 +52,17 @@ export async function followFrontier(db: Db, edits: LocalEdits, frontier: unknow
 }
 
 async function dropBelow(db: Db, table: 'moves' | 'sets', frontier: string): Promise<number> {
+  if (table === 'moves') {
+    await db.run(
+      `insert into trash_origins (node, ts, old_parent, old_pos)
+       select node, ts, old_parent, old_pos from moves
+        where ts in (select ts from moves where ts < ?1 order by ts limit ?2) and applied and parent = 'TRASH'
+        order by ts
+       on conflict (node) do update set ts = excluded.ts, old_parent = excluded.old_parent, old_pos = excluded.old_pos
+        where excluded.ts > trash_origins.ts`,
+      [frontier, DROP_PER_CALL],
+    );
+  }
   await db.run(`delete from ${table} where ts in (select ts from ${table} where ts < ?1 order by ts limit ?2)`, [frontier, DROP_PER_CALL]);
   return Number((await db.get('select changes()'))?.[0] ?? 0);
 }

@@ -149,6 +149,15 @@ export class LocalEdits {
     await this.move(id, TRASH);
   }
 
+  /** A move to an order key given rather than placed (undelete: back to the key the node was
+   * taken from; siblings that share it keep their order by id). */
+  async moveToKey(id: string, parent: string, pos: string): Promise<void> {
+    await this.edit(async () => {
+      await this.checkMovable(id, parent);
+      return [{ ts: this.clock.now(), type: 'move', node: id, parent, pos }];
+    });
+  }
+
   async set(id: string, key: string, value: unknown): Promise<void> {
     await this.edit(async () => [{ ts: this.clock.now(), type: 'set', node: id, key, value: value as SetOp['value'] }]);
   }

@@ -17,6 +17,7 @@ import { readState } from './sync-state.ts';
 import { LocalEdits, newNodeId } from './local-edits.ts';
 import { createSchema, TABLE_NAMES as DUMPED_TABLES } from './schema.ts';
 import { serial } from './serial.ts';
+import { listTrash, undeleteTarget } from './trash.ts';
 import type { SocketClass } from './sync/events-socket.ts';
 import { SyncLoop } from './sync/sync-loop.ts';
 import { Db } from './sqlite-db.ts';
@@ -144,6 +145,19 @@ export function createReplicaService(loadSqlite: LoadSqlite, openStorage?: OpenS
     create: (parent, options) => localEdit([], [parent], () => editor().create(parent, options)),
     move: (id, parent, options) => localEdit([id], [parent], () => editor().move(id, parent, options)),
     delete: (id) => localEdit([id], [], () => editor().delete(id)),
+    undelete: (id) =>
+      localEdit([id], [], async () => {
+        const target = await undeleteTarget(opened(), id);
+        if (target === 'unknown') throw new TreesyncError('invalid_request', `node ${id} does not exist`);
+        if (target === 'not_in_trash') throw new TreesyncError('invalid_request', `node ${id} is not in the trash`);
+        if (target.pos === null) await editor().move(id, target.parent);
+        else await editor().moveToKey(id, target.parent, target.pos);
+      }),
+    trash: (limit = 100) =>
+      call(async () => {
+        if (!Number.isInteger(limit) || limit < 1) throw new TreesyncError('invalid_request', 'limit must be a positive integer');
+        return listTrash(opened(), limit);
+      }),
     set: (id, key, value) => localEdit([id], [], () => editor().set(id, key, value)),
 
     startSync: (config, hooks) =>

@@ -12,6 +12,9 @@
  *   (`value` is the canonical JSON text: object keys sorted, so equal values compare equal).
  * - outbox (ts, op): local operations not yet acknowledged by the server, in ts order.
  * - sync_state (key, value): the tree, the replica id, the clock, the server seq.
+ * - trash_origins (node, ts, old_parent, old_pos): for move-log rows dropped below the frontier,
+ *   the newest applied move of each node into TRASH (when, by whom, from where): what the
+ *   trash listing and undelete need once the log row is gone (trash.ts).
  *
  * Every text column compares BINARY (SQLite's default, bytewise for UTF-8): ids, keys and
  * timestamps sort the way design.md requires. Tables are WITHOUT ROWID, clustered on their key.
@@ -57,9 +60,15 @@ create table if not exists sync_state (
   key text not null primary key,
   value text
 ) without rowid;
+create table if not exists trash_origins (
+  node text not null primary key,
+  ts text not null,
+  old_parent text,
+  old_pos text
+) without rowid;
 `;
 
-export const TABLE_NAMES = ['nodes', 'fields', 'moves', 'sets', 'outbox', 'sync_state'] as const;
+export const TABLE_NAMES = ['nodes', 'fields', 'moves', 'sets', 'outbox', 'sync_state', 'trash_origins'] as const;
 
 /** Children in sibling order (pos, id), for reading a parent's children by index. */
 export const INDEXES_SQL = `

@@ -83,8 +83,8 @@ function actions(tree: TreeClient) {
       if (below) await tree.move(id, parent, { after: below.id });
     },
     delete: (id: string) => tree.delete(id),
-    /** Back at the end of ROOT: where it was before is not kept by the replica. */
-    undelete: (id: string) => tree.move(id, 'ROOT'),
+    /** Back where it was deleted from (or at the end of ROOT when that place is gone). */
+    undelete: (id: string) => tree.undelete(id),
   };
 }
 

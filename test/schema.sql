@@ -527,6 +527,7 @@ CREATE OR REPLACE FUNCTION treesync.merge_moves(p_tree text, p_moves treesync.op
  SET enable_bitmapscan TO 'off'
  SET enable_hashjoin TO 'on'
  SET enable_mergejoin TO 'off'
+ SET enable_nestloop TO 'off'
  SET work_mem TO '64MB'
 AS $function$
 declare
@@ -1576,6 +1577,7 @@ CREATE OR REPLACE FUNCTION treesync.window_nodes(p_tree text, p_moves treesync.o
  SET enable_bitmapscan TO 'off'
  SET enable_hashjoin TO 'on'
  SET enable_mergejoin TO 'off'
+ SET enable_nestloop TO 'off'
  SET work_mem TO '64MB'
 AS $function$
 declare

@@ -361,6 +361,54 @@ AS $function$
   select p[cardinality(p)] = 'TRASH' from treesync.path_up(p_tree, p_node) p
 $function$
 
+CREATE OR REPLACE FUNCTION treesync.in_trash_among(p_tree text, p_nodes text[])
+ RETURNS text[]
+ LANGUAGE plpgsql
+ STABLE
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'on'
+ SET enable_hashagg TO 'on'
+AS $function$
+declare
+  v_ids text[] := '{}';
+  v_parents text[] := '{}';
+  v_level_ids text[];
+  v_level_parents text[];
+  v_front text[];
+begin
+  v_front := array(select distinct n from unnest(p_nodes) n where n is not null and n not in ('ROOT', 'TRASH'));
+  -- Up one level at a time: the parents not read yet are the next level (a node without a row
+  -- ends its path: not in the trash).
+  for level in 1 .. 100000 loop
+    exit when cardinality(v_front) = 0;
+    select coalesce(array_agg(f.id), '{}'), coalesce(array_agg(p.parent), '{}')
+      into v_level_ids, v_level_parents
+      from unnest(v_front) f(id)
+     cross join lateral (select n.parent from treesync.nodes n
+                          where n.tree = p_tree and n.id = f.id offset 0) p;
+    v_ids := v_ids || v_level_ids;
+    v_parents := v_parents || v_level_parents;
+    v_front := array(select p from unnest(v_level_parents) p
+                      where p is not null and p not in ('ROOT', 'TRASH')
+                     except
+                     select i from unnest(v_ids) i);
+  end loop;
+  -- Down from TRASH over the edges read: the nodes below it.
+  return array(
+    with recursive edge(id, parent) as (
+      select e.id collate "C", e.parent collate "C" from unnest(v_ids, v_parents) e(id, parent)
+    ), below(id) as (
+      select 'TRASH'::text collate "C"
+      union
+      select e.id from edge e join below b on e.parent = b.id
+    )
+    select b.id from below b
+     where b.id in (select n collate "C" from unnest(p_nodes) n)
+  );
+end
+$function$
+
 CREATE OR REPLACE FUNCTION treesync.latest_move(p_tree text, p_node text)
  RETURNS SETOF treesync.moves
  LANGUAGE sql
@@ -1156,6 +1204,7 @@ declare
   v_from bigint;
   v_pass integer;
   v_restored integer := 0;
+  v_trashed text[];
   e record;
 begin
   if p_last < p_first then
@@ -1164,15 +1213,16 @@ begin
   select min(o.seen), count(distinct substr(o.ts, 21)), min(o.ts) filter (where o.type = 'move')
     into v_min_seen, v_replicas, v_oldest_move
     from treesync.ops o where o.tree = p_tree and o.seq between p_first and p_last;
-  -- An author who had seen the whole tree: nothing stored is concurrent with the batch, and its
-  -- batch is not late either (a hybrid clock is past every ts it has seen), so no older pair
-  -- changed. A batch given without any `seen` (`p_informed`: the pinned 2-argument form) is
-  -- taken to be informed of everything, its own ops of several replicas included: it merges
-  -- exactly as before restores existed.
+  -- An author who had seen the whole tree: nothing stored is concurrent with the batch (000005).
   if v_min_seen >= p_first - 1 and (v_replicas = 1 or p_informed) then
     return 0;
   end if;
 
+  -- (*) The new parents of the moves this merge placed, those in the trash found together.
+  v_trashed := treesync.in_trash_among(p_tree, array(
+    select m.parent from treesync.moves m
+     where m.tree = p_tree and m.ts >= v_oldest_move and m.applied
+       and m.old_parent is not null and m.old_parent <> 'TRASH'));
   -- The moves this merge placed (not late: exactly the batch's), those that stand as deletes,
   -- and the least that any of them had seen.
   select min(coalesce(o.seen, o.seq - 1)) into v_del_seen
@@ -1182,14 +1232,18 @@ begin
                          where s.ts = m.ts and (s.tree = p_tree) is true offset 0) o
    where m.tree = p_tree and m.ts >= v_oldest_move and m.applied and l.ts = m.ts
      and m.old_parent is not null and m.old_parent <> 'TRASH'
-     and treesync.in_trash(p_tree, m.parent);
+     and m.parent = any (v_trashed);
   v_from := least(coalesce(v_del_seen + 1, p_first), p_first);
 
-  -- A restore moves a subtree, which can change what an edit looked at earlier in the pass
-  -- sees: passes until one restores nothing (a fixpoint; each restore is a new op that saw
-  -- everything, so this ends).
+  -- Passes until one restores nothing (000005).
   for pass in 1 .. 100 loop
   v_pass := 0;
+  -- (*) The edits' nodes in the trash at the start of this pass: the only ones restore_for
+  -- can act on (a restore moves only nodes inside the trash).
+  v_trashed := treesync.in_trash_among(p_tree, array(
+    select o.node from treesync.ops o where o.tree = p_tree and o.seq between v_from and p_last
+    union all
+    select m.node from treesync.moves m where p_late and m.tree = p_tree and m.ts >= v_oldest_move));
   for e in
     select c.seq, c.seen, c.ts, c.node
       from (select o.seq, coalesce(o.seen, o.seq - 1) as seen, o.ts, o.node, o.type, o.parent
@@ -1201,9 +1255,10 @@ begin
              cross join lateral (select s.* from treesync.ops s
                                   where s.ts = m.ts and (s.tree = p_tree) is true offset 0) o
              where p_late and m.tree = p_tree and m.ts >= v_oldest_move) c
-     where c.type = 'set'
-        or (c.parent <> 'TRASH'
-            and exists (select from treesync.moves m where m.tree = p_tree and m.ts = c.ts and m.applied))
+     where (c.type = 'set'
+            or (c.parent <> 'TRASH'
+                and exists (select from treesync.moves m where m.tree = p_tree and m.ts = c.ts and m.applied)))
+       and c.node = any (v_trashed)
      order by c.seq
   loop
     v_pass := v_pass + treesync.restore_for(p_tree, e.seq, e.seen, e.ts, e.node);

@@ -15,12 +15,10 @@
 -- not in the trash when a pass starts is not in it at any point of the pass (the check is made
 -- again at the start of each pass).
 
--- Which of `p_nodes` are TRASH or inside it now (in no particular order). Probes each distinct
--- node and ancestor once, by key (a lateral that cannot be flattened); the walk is then
--- followed in memory, over the edges it read, where hashing is the right plan (the callers
--- turn it off for their table reads, so it is turned on here by name).
-create function treesync.in_trash_among(p_tree text, p_nodes text[])
-returns text[]
+-- The edges from `p_nodes` up to ROOT or TRASH: each distinct node and ancestor probed once,
+-- by key (a lateral that cannot be flattened), level by level (the parents not read yet are
+-- the next level; a node without a row ends its path). `ids[i]`'s parent is `parents[i]`.
+create function treesync.ancestry(p_tree text, p_nodes text[], out ids text[], out parents text[])
 language plpgsql
 stable
 set enable_seqscan = off
@@ -29,15 +27,13 @@ set enable_hashjoin = on
 set enable_hashagg = on
 as $$
 declare
-  v_ids text[] := '{}';
-  v_parents text[] := '{}';
   v_level_ids text[];
   v_level_parents text[];
   v_front text[];
 begin
+  ids := '{}';
+  parents := '{}';
   v_front := array(select distinct n from unnest(p_nodes) n where n is not null and n not in ('ROOT', 'TRASH'));
-  -- Up one level at a time: the parents not read yet are the next level (a node without a row
-  -- ends its path: not in the trash).
   for level in 1 .. 100000 loop
     exit when cardinality(v_front) = 0;
     select coalesce(array_agg(f.id), '{}'), coalesce(array_agg(p.parent), '{}')
@@ -45,25 +41,98 @@ begin
       from unnest(v_front) f(id)
      cross join lateral (select n.parent from treesync.nodes n
                           where n.tree = p_tree and n.id = f.id offset 0) p;
-    v_ids := v_ids || v_level_ids;
-    v_parents := v_parents || v_level_parents;
+    ids := ids || v_level_ids;
+    parents := parents || v_level_parents;
     v_front := array(select p from unnest(v_level_parents) p
                       where p is not null and p not in ('ROOT', 'TRASH')
                      except
-                     select i from unnest(v_ids) i);
+                     select i from unnest(ids) i);
   end loop;
-  -- Down from TRASH over the edges read: the nodes below it.
-  return array(
+end
+$$;
+
+-- Which of `p_nodes` are TRASH or inside it now (in no particular order): down from TRASH over
+-- the edges of their ancestry, in memory, where hashing is the right plan (the callers turn it
+-- off for their table reads, so it is turned on here by name).
+create function treesync.in_trash_among(p_tree text, p_nodes text[])
+returns text[]
+language sql
+stable
+set enable_hashjoin = on
+set enable_hashagg = on
+as $$
+  with recursive edge(id, parent) as (
+    select e.id collate "C", e.parent collate "C"
+      from treesync.ancestry(p_tree, p_nodes) a, unnest(a.ids, a.parents) e(id, parent)
+  ), below(id) as (
+    select 'TRASH'::text collate "C"
+    union
+    select e.id from edge e join below b on e.parent = b.id
+  )
+  select array(select b.id from below b where b.id in (select n collate "C" from unnest(p_nodes) n))
+$$;
+
+-- For each edit (node, replica, seen) of a restore pass: whether restore_for can act on it,
+-- that is whether some node on its path below TRASH (itself included) was put there by its
+-- latest applied move, from elsewhere than TRASH, and that move was made by another replica
+-- with a seq above the edit's `seen` (restore_for's "delete" that can be concurrent with the
+-- edit: a replica has seen its own earlier operations, and an edit has seen the seqs up to
+-- its `seen`). A superset of the edits restore_for restores for; false only where it would
+-- find nothing. The latest moves are read only for the nodes in the trash on those paths.
+create function treesync.restore_suspects(p_tree text, p_nodes text[], p_replicas text[], p_seen bigint[])
+returns boolean[]
+language plpgsql
+stable
+set enable_seqscan = off
+set enable_bitmapscan = off
+set enable_hashjoin = on
+set enable_hashagg = on
+as $$
+declare
+  v_ids text[];
+  v_parents text[];
+  v_trashed text[];
+  v_del_nodes text[];
+  v_del_replicas text[];
+begin
+  select a.ids, a.parents into v_ids, v_parents from treesync.ancestry(p_tree, p_nodes) a;
+  -- The nodes on those paths inside the trash (TRASH itself aside).
+  v_trashed := array(
     with recursive edge(id, parent) as (
       select e.id collate "C", e.parent collate "C" from unnest(v_ids, v_parents) e(id, parent)
     ), below(id) as (
-      select 'TRASH'::text collate "C"
+      select e.id from edge e where e.parent = 'TRASH'
       union
       select e.id from edge e join below b on e.parent = b.id
     )
-    select b.id from below b
-     where b.id in (select n collate "C" from unnest(p_nodes) n)
-  );
+    select b.id from below b);
+  if cardinality(v_trashed) = 0 then
+    return array(select false from unnest(p_nodes));
+  end if;
+  -- Those whose latest applied move is such a delete, with its replica.
+  select coalesce(array_agg(t.id), '{}'), coalesce(array_agg(substr(o.ts, 21)), '{}')
+    into v_del_nodes, v_del_replicas
+    from unnest(v_trashed) t(id)
+   cross join lateral (select l.ts, l.old_parent from treesync.latest_move(p_tree, t.id) l offset 0) l
+   cross join lateral (select s.seq, s.ts from treesync.ops s
+                        where s.ts = l.ts and (s.tree = p_tree) is true offset 0) o
+   where l.old_parent is not null and l.old_parent <> 'TRASH'
+     and o.seq > (select min(x) from unnest(p_seen) x);
+  if cardinality(v_del_nodes) = 0 then
+    return array(select false from unnest(p_nodes));
+  end if;
+  -- Down from each such node: the deletes above each node on the paths (itself included).
+  return array(
+    with recursive edge(id, parent) as (
+      select e.id collate "C", e.parent collate "C" from unnest(v_ids, v_parents) e(id, parent)
+    ), under(id, replica) as (
+      select d.id collate "C", d.replica from unnest(v_del_nodes, v_del_replicas) d(id, replica)
+      union
+      select e.id, u.replica from edge e join under u on e.parent = u.id
+    )
+    select exists (select from under u where u.id = i.node collate "C" and u.replica <> i.replica)
+      from unnest(p_nodes, p_replicas) with ordinality i(node, replica, n)
+     order by i.n);
 end
 $$;
 
@@ -89,7 +158,13 @@ declare
   v_pass integer;
   v_restored integer := 0;
   v_trashed text[];
-  e record;
+  e_seq bigint[];
+  e_seen bigint[];
+  e_ts text[];
+  e_node text[];
+  e_replica text[];
+  v_suspect boolean[];
+  v_one integer;
 begin
   if p_last < p_first then
     return 0;
@@ -122,30 +197,33 @@ begin
   -- Passes until one restores nothing (000005).
   for pass in 1 .. 100 loop
   v_pass := 0;
-  -- (*) The edits' nodes in the trash at the start of this pass: the only ones restore_for
-  -- can act on (a restore moves only nodes inside the trash).
-  v_trashed := treesync.in_trash_among(p_tree, array(
-    select o.node from treesync.ops o where o.tree = p_tree and o.seq between v_from and p_last
-    union all
-    select m.node from treesync.moves m where p_late and m.tree = p_tree and m.ts >= v_oldest_move));
-  for e in
-    select c.seq, c.seen, c.ts, c.node
-      from (select o.seq, coalesce(o.seen, o.seq - 1) as seen, o.ts, o.node, o.type, o.parent
-              from treesync.ops o
-             where o.tree = p_tree and o.seq between v_from and p_last
-            union
-            select o.seq, coalesce(o.seen, o.seq - 1), o.ts, o.node, o.type, o.parent
-              from treesync.moves m
-             cross join lateral (select s.* from treesync.ops s
-                                  where s.ts = m.ts and (s.tree = p_tree) is true offset 0) o
-             where p_late and m.tree = p_tree and m.ts >= v_oldest_move) c
-     where (c.type = 'set'
-            or (c.parent <> 'TRASH'
-                and exists (select from treesync.moves m where m.tree = p_tree and m.ts = c.ts and m.applied)))
-       and c.node = any (v_trashed)
-     order by c.seq
-  loop
-    v_pass := v_pass + treesync.restore_for(p_tree, e.seq, e.seen, e.ts, e.node);
+  -- (*) The pass's edits, in order, and which of them restore_for can act on: asked again
+  -- after every restore (a restore moves nodes, and so what is above the edits after it).
+  select coalesce(array_agg(c.seq order by c.seq), '{}'), coalesce(array_agg(c.seen order by c.seq), '{}'),
+         coalesce(array_agg(c.ts order by c.seq), '{}'), coalesce(array_agg(c.node order by c.seq), '{}')
+    into e_seq, e_seen, e_ts, e_node
+    from (select o.seq, coalesce(o.seen, o.seq - 1) as seen, o.ts, o.node, o.type, o.parent
+            from treesync.ops o
+           where o.tree = p_tree and o.seq between v_from and p_last
+          union
+          select o.seq, coalesce(o.seen, o.seq - 1), o.ts, o.node, o.type, o.parent
+            from treesync.moves m
+           cross join lateral (select s.* from treesync.ops s
+                                where s.ts = m.ts and (s.tree = p_tree) is true offset 0) o
+           where p_late and m.tree = p_tree and m.ts >= v_oldest_move) c
+   where c.type = 'set'
+      or (c.parent <> 'TRASH'
+          and exists (select from treesync.moves m where m.tree = p_tree and m.ts = c.ts and m.applied));
+  e_replica := array(select substr(t, 21) from unnest(e_ts) t);
+  v_suspect := treesync.restore_suspects(p_tree, e_node, e_replica, e_seen);
+  for i in 1 .. cardinality(e_seq) loop
+    continue when not v_suspect[i];
+    v_one := treesync.restore_for(p_tree, e_seq[i], e_seen[i], e_ts[i], e_node[i]);
+    v_pass := v_pass + v_one;
+    if v_one > 0 and i < cardinality(e_seq) then
+      v_suspect := array_cat(v_suspect[1:i],
+        (treesync.restore_suspects(p_tree, e_node[i + 1:], e_replica[i + 1:], e_seen[i + 1:])));
+    end if;
   end loop;
   v_restored := v_restored + v_pass;
   exit when v_pass = 0;

@@ -1399,9 +1399,13 @@ begin
       union
       select e.id, u.replica from edge e join under u on e.parent = u.id
     )
-    select exists (select from under u where u.id = i.node collate "C" and u.replica <> i.replica)
-      from unnest(p_nodes, p_replicas) with ordinality i(node, replica, n)
-     order by i.n);
+    , input(node, replica, n) as (
+      select i.node collate "C", i.replica, i.n
+        from unnest(p_nodes, p_replicas) with ordinality i(node, replica, n)
+    ), hit(n) as (
+      select distinct i.n from input i join under u on u.id = i.node and u.replica <> i.replica
+    )
+    select h.n is not null from input i left join hit h on h.n = i.n order by i.n);
 end
 $function$
 

@@ -87,6 +87,7 @@ set enable_seqscan = off
 set enable_bitmapscan = off
 set enable_hashjoin = on
 set enable_hashagg = on
+set enable_sort = off
 as $$
 declare
   v_ids text[];
@@ -113,7 +114,11 @@ begin
   select coalesce(array_agg(t.id), '{}'), coalesce(array_agg(substr(o.ts, 21)), '{}')
     into v_del_nodes, v_del_replicas
     from unnest(v_trashed) t(id)
-   cross join lateral (select l.ts, l.old_parent from treesync.latest_move(p_tree, t.id) l offset 0) l
+   -- latest_move (000005) written out: a call per node, with its settings, cost more than the probe
+   cross join lateral (select m.ts, m.old_parent from treesync.moves m
+                        where m.tree = p_tree and m.node = t.id and m.applied
+                        order by m.tree desc, m.node desc, m.ts desc
+                        limit 1) l
    cross join lateral (select s.seq, s.ts from treesync.ops s
                         where s.ts = l.ts and (s.tree = p_tree) is true offset 0) o
    where l.old_parent is not null and l.old_parent <> 'TRASH'

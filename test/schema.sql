@@ -1356,6 +1356,7 @@ CREATE OR REPLACE FUNCTION treesync.restore_suspects(p_tree text, p_nodes text[]
  SET enable_bitmapscan TO 'off'
  SET enable_hashjoin TO 'on'
  SET enable_hashagg TO 'on'
+ SET enable_sort TO 'off'
 AS $function$
 declare
   v_ids text[];
@@ -1382,7 +1383,11 @@ begin
   select coalesce(array_agg(t.id), '{}'), coalesce(array_agg(substr(o.ts, 21)), '{}')
     into v_del_nodes, v_del_replicas
     from unnest(v_trashed) t(id)
-   cross join lateral (select l.ts, l.old_parent from treesync.latest_move(p_tree, t.id) l offset 0) l
+   -- latest_move (000005) written out: a call per node, with its settings, cost more than the probe
+   cross join lateral (select m.ts, m.old_parent from treesync.moves m
+                        where m.tree = p_tree and m.node = t.id and m.applied
+                        order by m.tree desc, m.node desc, m.ts desc
+                        limit 1) l
    cross join lateral (select s.seq, s.ts from treesync.ops s
                         where s.ts = l.ts and (s.tree = p_tree) is true offset 0) o
    where l.old_parent is not null and l.old_parent <> 'TRASH'

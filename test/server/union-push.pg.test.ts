@@ -5,7 +5,7 @@
 // members with one ts and other content) is merged push by push: the bad one alone is refused,
 // with nothing of it stored, and the others land.
 import { expect, test } from 'vitest';
-import { formatTs, type Op } from '../../protocol/ops.ts';
+import { formatTs, type MoveOp, type Op } from '../../protocol/ops.ts';
 import { pushResponseSchema } from '../../protocol/push.ts';
 import { stateResponseSchema } from '../../protocol/state.ts';
 import { replay } from '../model/reference.ts';
@@ -21,6 +21,10 @@ interface Push {
   replica: string;
   seen: number;
   ops: Op[];
+}
+
+interface ChainPush extends Push {
+  ops: MoveOp[];
 }
 
 /** Creates `tree` with w0's seed node, holds the tree's lock while `pushes` are sent, so that
@@ -59,9 +63,9 @@ async function groups(): Promise<Record<string, number>> {
 
 /** Writer w's 10 ops: a chain of new nodes under the seed, stamped so that the writers'
  * timestamps interleave (w's i-th op at 1000 + 10 i + w ms). */
-function chain(w: number): Op[] {
+function chain(w: number): MoveOp[] {
   const replica = `w${w}`;
-  return Array.from({ length: 10 }, (_, i): Op => ({
+  return Array.from({ length: 10 }, (_, i): MoveOp => ({
     ts: at(1000 + 10 * i + w, replica), type: 'move', node: `${replica}-${i}`, parent: i ? `${replica}-${i - 1}` : 'seed', pos: 'a',
   }));
 }
@@ -112,7 +116,7 @@ test('a group merged as one batch: each pusher gets its own seqs and counts; the
 test('a group whose union fails is merged push by push: only the bad batch is refused, and leaves no trace', async () => {
   const token = await server.token();
   const before = await groups();
-  const pushes: Push[] = Array.from({ length: 6 }, (_, w) => ({ replica: `w${w + 1}`, seen: 1, ops: chain(w + 1) }));
+  const pushes: ChainPush[] = Array.from({ length: 6 }, (_, w) => ({ replica: `w${w + 1}`, seen: 1, ops: chain(w + 1) }));
   // w4 repeats the ts of one of its own ops with other content: the union cannot be merged.
   pushes[3]!.ops.push({ ...pushes[3]!.ops[2]!, parent: 'ROOT' });
   const { seed, answers } = await pushTogether('split', token, pushes);

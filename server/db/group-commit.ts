@@ -1,18 +1,21 @@
 /**
  * Group commit of pushes: the pushes waiting for the same tree in this server process are
- * merged in one transaction, one after the other, each in a savepoint of its own.
+ * merged in one transaction, as one batch (merge-union.ts), else one after the other, each in
+ * a savepoint of its own.
  *
  * Why: merges of a tree are serialised by its lock (apply_ops), held to commit, so a push
  * waits for every push before it, each paying a transaction and a commit flush. Pushes that
- * queue up behind one another share one transaction and one commit instead. (Measured with 32
- * clients on one tree, bench:server: no gain yet, since their interleaved timestamps make most
- * merges late and each redoes the others' moves; the shared commit only saves the flushes.)
+ * queue up behind one another share one transaction and one commit instead; and merged as one
+ * batch, sorted by ts, none of them is a late merge that undoes and redoes the moves of the
+ * others (their clients' real-time timestamps interleave).
  *
  * Contract, per push, as if it were merged alone (note_replica with its subject, then apply_ops
  * with its `seen`):
- * - its own answer: the result of its own apply_ops (seqs are per push, in queue order);
+ * - its own answer: the result of its own apply_ops (seqs are per push, in queue order; the
+ *   union reports its moves that changed nothing as the group's merge left them);
  * - its own errors: a push that fails (a bad batch, a conflict, `beforeCommit` throwing) is
- *   rolled back to its savepoint and rejected with its error; the others go on;
+ *   rolled back to its savepoint and rejected with its error; the others go on. (A group
+ *   whose union fails is merged again push by push, which says whose error it is.)
  * - atomic and durable: it is answered only after the commit. If the commit (or the
  *   connection) fails, every push of the group is rejected and nothing of it is stored: each
  *   retries, and duplicates make retries land once.
@@ -20,6 +23,7 @@
 import type pg from 'pg';
 import type { Op } from '../../protocol/ops.ts';
 import type { ApplyResult, Pusher } from './apply-ops.ts';
+import { mergeUnion } from './merge-union.ts';
 
 interface Waiting {
   ops: Op[];
@@ -29,8 +33,10 @@ interface Waiting {
   reject: (err: unknown) => void;
 }
 
-/** A group is cut at this many pushes, so that no transaction grows without bound. */
+/** A group is cut at this many pushes, or once it holds this many operations (at least one
+ * push), so that no transaction grows without bound. */
 const MAX_GROUP = 64;
+const MAX_GROUP_OPS = 10_000;
 
 export class GroupCommit {
   /** Per tree: the pushes waiting while a group of that tree is being merged. */
@@ -39,6 +45,9 @@ export class GroupCommit {
   constructor(
     private readonly pool: pg.Pool,
     private readonly maxValueBytes: number,
+    /** Counts the transactions, by how they merged: `alone` (a group of one push), `union`
+     * (several, as one batch), `each` (several, one after the other). */
+    private readonly counted: (merge: 'alone' | 'union' | 'each') => void = () => {},
   ) {
     if (!Number.isSafeInteger(maxValueBytes)) throw new Error(`maxValueBytes ${maxValueBytes} is not an integer`);
   }
@@ -66,50 +75,27 @@ export class GroupCommit {
         this.queues.delete(tree);
         return;
       }
-      const group = queue.splice(0, MAX_GROUP);
+      let count = 1;
+      for (let ops = queue[0]!.ops.length; count < Math.min(queue.length, MAX_GROUP); count++) {
+        ops += queue[count]!.ops.length;
+        if (ops > MAX_GROUP_OPS) break;
+      }
+      const group = queue.splice(0, count);
       await this.merge(tree, group);
     }
   }
 
   private async merge(tree: string, group: Waiting[]): Promise<void> {
-    const outcomes: Array<{ ok: true; result: ApplyResult } | { ok: false; err: unknown }> = [];
+    let outcomes: Outcome[];
     let client: pg.PoolClient | undefined;
     let broken: Error | undefined;
     try {
       client = await this.pool.connect();
       await client.query(`begin; set local treesync.max_value_bytes = ${this.maxValueBytes}`);
-      for (const push of group) {
-        await client.query('savepoint push');
-        try {
-          const { rows } = await client.query<{ result: Record<string, number | null> }>(
-            // The ops go as text (the apply_ops(text, text, bigint) overload, sql/000005): a
-            // document the database cannot parse is then TS001, not a failed cast outside the
-            // function. The push's `seen` is what its ops had seen unless they say (restores).
-            'select treesync.note_replica($1, $3, $4, $5), treesync.apply_ops($1, $2::text, $6::bigint) as result',
-            [tree, JSON.stringify(push.ops), push.pusher.replica, push.pusher.floor, push.pusher.subject, push.pusher.seen],
-          );
-          const r = rows[0]!.result;
-          const result: ApplyResult = {
-            seq: Number(r.seq),
-            accepted: Number(r.accepted),
-            duplicates: Number(r.duplicates),
-            undone: Number(r.undone),
-            skipped: Number(r.skipped),
-            restored: Number(r.restored),
-          };
-          push.beforeCommit(result);
-          await client.query('release savepoint push');
-          outcomes.push({ ok: true, result });
-        } catch (err) {
-          // When the savepoint cannot be rolled back (the connection is gone), the whole group
-          // fails with this push's error, the one that says why.
-          await client.query('rollback to savepoint push').catch(() => {
-            throw err;
-          });
-          outcomes.push({ ok: false, err });
-        }
-      }
+      const union = group.length > 1 ? await mergeUnion(client, tree, group) : undefined;
+      outcomes = union ? union.map((result) => ({ ok: true, result })) : await mergeEach(client, tree, group);
       await client.query('commit');
+      this.counted(group.length === 1 ? 'alone' : union ? 'union' : 'each');
     } catch (err) {
       // The transaction (or the connection) failed: nothing of the group is stored.
       await client?.query('rollback').catch((e: Error) => (broken = e));
@@ -125,4 +111,44 @@ export class GroupCommit {
       else push.reject(outcome.err);
     });
   }
+}
+
+type Outcome = { ok: true; result: ApplyResult } | { ok: false; err: unknown };
+
+/** Merges the pushes one after the other, each in a savepoint of its own, in the caller's
+ * transaction. */
+async function mergeEach(client: pg.PoolClient, tree: string, group: Waiting[]): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  for (const push of group) {
+    await client.query('savepoint push');
+    try {
+      const { rows } = await client.query<{ result: Record<string, number | null> }>(
+        // The ops go as text (the apply_ops(text, text, bigint) overload, sql/000005): a
+        // document the database cannot parse is then TS001, not a failed cast outside the
+        // function. The push's `seen` is what its ops had seen unless they say (restores).
+        'select treesync.note_replica($1, $3, $4, $5), treesync.apply_ops($1, $2::text, $6::bigint) as result',
+        [tree, JSON.stringify(push.ops), push.pusher.replica, push.pusher.floor, push.pusher.subject, push.pusher.seen],
+      );
+      const r = rows[0]!.result;
+      const result: ApplyResult = {
+        seq: Number(r.seq),
+        accepted: Number(r.accepted),
+        duplicates: Number(r.duplicates),
+        undone: Number(r.undone),
+        skipped: Number(r.skipped),
+        restored: Number(r.restored),
+      };
+      push.beforeCommit(result);
+      await client.query('release savepoint push');
+      outcomes.push({ ok: true, result });
+    } catch (err) {
+      // When the savepoint cannot be rolled back (the connection is gone), the whole group
+      // fails with this push's error, the one that says why.
+      await client.query('rollback to savepoint push').catch(() => {
+        throw err;
+      });
+      outcomes.push({ ok: false, err });
+    }
+  }
+  return outcomes;
 }

@@ -16,6 +16,9 @@ export interface ServerMetrics {
   opsMerged: Counter;
   /** `treesync_ops_duplicate_total`: pushed operations that were stored already. */
   opsDuplicate: Counter;
+  /** `treesync_push_groups_total{merge}`: transactions of pushes (group commit), by how they
+   * merged: `alone` (one push), `union` (several, as one batch), `each` (several, one by one). */
+  pushGroups: Counter;
   /** `treesync_pokes_sent_total` */
   pokesSent: Counter;
   /** `treesync_rate_limited_total`: requests answered 429. */
@@ -55,6 +58,11 @@ export function createMetrics(sources: MetricSources): ServerMetrics {
     ),
     opsMerged: registry.counter('treesync_ops_merged_total', 'Operations stored by pushes.'),
     opsDuplicate: registry.counter('treesync_ops_duplicate_total', 'Pushed operations that were already stored.'),
+    pushGroups: registry.counter(
+      'treesync_push_groups_total',
+      'Transactions of pushes (group commit): one push alone, several as one batch (union), several one by one (each).',
+      ['merge'],
+    ),
     pokesSent: registry.counter('treesync_pokes_sent_total', 'Poke messages sent to WebSocket subscribers.'),
     rateLimited: registry.counter('treesync_rate_limited_total', 'Requests refused with 429.'),
     snapshotBytes: registry.counter('treesync_snapshot_bytes_total', 'Bytes of snapshot streams sent.'),

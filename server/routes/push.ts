@@ -35,7 +35,7 @@ export function pushRoutes(deps: AppDeps): Hono<AppEnv> {
   const { config, pool, clock, metrics } = deps;
   const app = new Hono<AppEnv>();
   // Pushes waiting for the same tree are merged in one transaction (group-commit.ts).
-  const pushes = new GroupCommit(pool, config.maxValueBytes);
+  const pushes = new GroupCommit(pool, config.maxValueBytes, (merge) => metrics.pushGroups.inc({ merge }));
 
   app.post('/v1/trees/:tree/push', allow('write'), async (c) => {
     const tree = c.req.param('tree');

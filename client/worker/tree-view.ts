@@ -1,0 +1,130 @@
+/**
+ * The tree as one merge sees it: what SQLite holds, with the merge's own changes laid over it.
+ *
+ * A merge decides every move's outcome here, in memory, and writes only the net difference at
+ * the end (bulk-write.ts): SQLite's rows do not change while the merge runs, so a row read once
+ * stays true for the whole merge, and nothing is written twice (a node created and then moved
+ * in one batch is inserted once, where it ends; a late batch's window is undone and redone
+ * here, and only the nodes whose place really changed are written).
+ *
+ * Held in memory, and only for one merge: the places the merge changed (the batch's nodes and,
+ * for a late batch, the window's), the rows it read for them (loaded in chunks by key), and the
+ * ancestors its cycle checks read, at most READ_LIMIT of those. Never the tree.
+ */
+import { ROOT, TRASH } from '../../protocol/ops.ts';
+import type { Db } from './sqlite-db.ts';
+
+/** Where a node is: under `parent` (null only for ROOT and TRASH) at order key `pos`. */
+export interface Place {
+  parent: string | null;
+  pos: string;
+}
+
+/** ROOT and TRASH always exist and never move. */
+const FIXED: Place = { parent: null, pos: '' };
+/** Rows read per statement when loading places by key. */
+const LOAD_CHUNK = 100;
+/** Ancestor rows a merge's cycle checks keep (beyond the batch's own rows). */
+const READ_LIMIT = 50_000;
+
+const LOAD_SQL = `select id, parent, pos from nodes where id in (${Array.from({ length: LOAD_CHUNK }, () => '?').join(', ')})`;
+const same = (a: Place | null, b: Place | null): boolean =>
+  a === b || (a !== null && b !== null && a.parent === b.parent && a.pos === b.pos);
+
+/** The net difference between SQLite's rows and the merge's tree. */
+export interface TreeChanges {
+  inserted: Array<[string, string | null, string]>;
+  updated: Array<[string, string | null, string]>;
+  deleted: string[];
+}
+
+export class TreeView {
+  /** Places the merge set (null: the node does not exist at this point of the merge). */
+  private readonly changed = new Map<string, Place | null>();
+  /** What SQLite holds for a node (null: no row), for every node in `changed` and more. */
+  private readonly stored = new Map<string, Place | null>();
+  private walked = 0;
+
+  constructor(private readonly db: Db) {}
+
+  /** Reads the places of the given nodes that are not known yet: a statement per LOAD_CHUNK. */
+  async load(ids: Iterable<string>): Promise<void> {
+    const missing: string[] = [];
+    for (const id of new Set(ids)) {
+      if (id !== ROOT && id !== TRASH && !this.changed.has(id) && !this.stored.has(id)) missing.push(id);
+    }
+    for (let i = 0; i < missing.length; i += LOAD_CHUNK) {
+      const chunk = missing.slice(i, i + LOAD_CHUNK);
+      for (const id of chunk) this.stored.set(id, null);
+      // One statement text for every chunk: the last one repeats its first id.
+      while (chunk.length < LOAD_CHUNK) chunk.push(chunk[0]!);
+      for (const row of await this.db.all(LOAD_SQL, chunk)) {
+        this.stored.set(row[0] as string, { parent: row[1] as string | null, pos: row[2] as string });
+      }
+    }
+  }
+
+  /** A node's place now (null: it does not exist). The node must have been loaded. */
+  place(id: string): Place | null {
+    if (id === ROOT || id === TRASH) return FIXED;
+    const changed = this.changed.get(id);
+    if (changed !== undefined) return changed;
+    const stored = this.stored.get(id);
+    if (stored === undefined) throw new Error(`the merge did not load node ${id}`);
+    return stored;
+  }
+
+  /** Puts a loaded node at `place` (null: removes it). */
+  set(id: string, place: Place | null): void {
+    this.place(id);
+    this.changed.set(id, place);
+  }
+
+  /** Starts a node at `place` when SQLite holds it at `stored` (a late batch's undo, which
+   * knows both from the log without reading the node). */
+  start(id: string, stored: Place | null, place: Place | null): void {
+    this.stored.set(id, stored);
+    this.changed.set(id, place);
+  }
+
+  /**
+   * True when `node` is `from` or one of its ancestors in the merge's tree. The walk reads the
+   * merge's changes and the rows read before from memory, the rest from SQLite by key (no
+   * depth limit: the tree has no cycle, so the walk ends at ROOT or TRASH).
+   */
+  async isAncestorOrSelf(node: string, from: string): Promise<boolean> {
+    let at: string | null = from;
+    while (at !== null) {
+      if (at === node) return true;
+      if (at === ROOT || at === TRASH) return false;
+      const known: Place | null | undefined = this.changed.has(at) ? this.changed.get(at) : this.stored.get(at);
+      if (known !== undefined) {
+        at = known === null ? null : known.parent;
+        continue;
+      }
+      // Not known: read it (kept for the next walks, up to READ_LIMIT rows). The upper
+      // ancestors are shared by most walks, so after a few walks most steps are in memory.
+      const row = await this.db.get('select parent, pos from nodes where id = ?', [at]);
+      const place = row === undefined ? null : { parent: row[0] as string | null, pos: row[1] as string };
+      if (this.walked < READ_LIMIT) {
+        this.stored.set(at, place);
+        this.walked++;
+      }
+      at = place === null ? null : place.parent;
+    }
+    return false;
+  }
+
+  /** What to write so that SQLite holds the merge's tree. */
+  changes(): TreeChanges {
+    const out: TreeChanges = { inserted: [], updated: [], deleted: [] };
+    for (const [id, now] of this.changed) {
+      const before = this.stored.get(id)!;
+      if (same(before, now)) continue;
+      if (now === null) out.deleted.push(id);
+      else if (before === null) out.inserted.push([id, now.parent, now.pos]);
+      else out.updated.push([id, now.parent, now.pos]);
+    }
+    return out;
+  }
+}

@@ -30,16 +30,24 @@ interface LoggedMove extends MoveOp {
 
 type Outcome = Pick<LoggedMove, 'oldParent' | 'oldPos' | 'applied'>;
 
-/** Applies one move to the merge's tree as the next in ts order; returns what the log must say. */
-async function applyOne(tree: TreeView, op: MoveOp): Promise<Outcome> {
+/**
+ * Applies one move to the merge's tree as the next in ts order; returns what the log must say.
+ * Synchronous unless the move needs a cycle check: most moves create a node or change
+ * only their order key, and a promise per move would cost more than deciding it.
+ */
+function applyOne(tree: TreeView, op: MoveOp): Outcome | Promise<Outcome> {
   const here = tree.place(op.node);
   const oldParent = here === null ? null : here.parent;
   const oldPos = here === null ? null : here.pos;
   if (op.node === op.parent || tree.place(op.parent) === null) return { oldParent, oldPos, applied: false };
   // Creating a node (it has no descendants, so it cannot make a cycle), or staying under the
   // same parent (only the order key changes), needs no walk.
-  if (here !== null && oldParent !== op.parent && (await tree.isAncestorOrSelf(op.node, op.parent))) {
-    return { oldParent, oldPos, applied: false };
+  if (here !== null && oldParent !== op.parent) {
+    return tree.isAncestorOrSelf(op.node, op.parent).then((cycle): Outcome => {
+      if (cycle) return { oldParent, oldPos, applied: false };
+      tree.set(op.node, { parent: op.parent, pos: op.pos });
+      return { oldParent, oldPos, applied: true };
+    });
   }
   tree.set(op.node, { parent: op.parent, pos: op.pos });
   return { oldParent, oldPos, applied: true };
@@ -111,12 +119,14 @@ export async function mergeMoves(db: Db, moves: MoveOp[]): Promise<{ undone: num
     const takeNew = w === window.length || (f < fresh.length && fresh[f]!.ts < window[w]!.ts);
     if (takeNew) {
       const op = fresh[f++]!;
-      const outcome = await applyOne(tree, op);
+      let outcome = applyOne(tree, op);
+      if (outcome instanceof Promise) outcome = await outcome;
       if (!outcome.applied) skipped++;
       added.push([op.ts, op.node, op.parent, op.pos, outcome.oldParent, outcome.oldPos, outcome.applied ? 1 : 0]);
     } else {
       const m = window[w++]!;
-      const outcome = await applyOne(tree, m);
+      let outcome = applyOne(tree, m);
+      if (outcome instanceof Promise) outcome = await outcome;
       if (outcome.oldParent !== m.oldParent || outcome.oldPos !== m.oldPos || outcome.applied !== m.applied) {
         // A redone move whose outcome changed: the log must say what really happened.
         changed.push([m.ts, outcome.oldParent, outcome.oldPos, outcome.applied ? 1 : 0]);

@@ -40,3 +40,11 @@ export function insertRows(db: Db, table: string, columns: readonly string[], ro
 export function deleteRows(db: Db, table: string, key: string, keys: readonly string[]): Promise<void> {
   return chunked(db, `delete from ${table} where ${key} in (`, '?', ', ', ')', keys.map((k) => [k]));
 }
+
+/** Sets `columns` on the rows whose `key` is each row's first value (the others follow in
+ * `columns` order). Each key at most once. */
+export function updateRows(db: Db, table: string, key: string, columns: readonly string[], rows: readonly SqlValue[][]): Promise<void> {
+  const set = columns.map((c, i) => `${c} = v.column${i + 2}`).join(', ');
+  const row = `(?, ${columns.map(() => '?').join(', ')})`;
+  return chunked(db, `update ${table} set ${set} from (values `, row, ', ', `) v where ${table}.${key} = v.column1`, rows);
+}

@@ -18,7 +18,7 @@
  * Runs inside the caller's transaction.
  */
 import type { MoveOp } from '../../protocol/ops.ts';
-import { deleteRows, insertRows } from './bulk-write.ts';
+import { deleteRows, insertRows, updateRows } from './bulk-write.ts';
 import type { Db, SqlValue } from './sqlite-db.ts';
 import { TreeView, type Place } from './tree-view.ts';
 
@@ -78,7 +78,7 @@ async function writeTree(db: Db, tree: TreeView): Promise<void> {
   const byId = (a: [string, ...unknown[]], b: [string, ...unknown[]]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
   await deleteRows(db, 'nodes', 'id', deleted.sort());
   await insertRows(db, 'nodes', ['id', 'parent', 'pos'], inserted.sort(byId));
-  for (const row of updated.sort(byId)) await db.run('update nodes set parent = ?2, pos = ?3 where id = ?1', row);
+  await updateRows(db, 'nodes', 'id', ['parent', 'pos'], updated.sort(byId));
 }
 
 /** Merges new moves (never seen before, any order) into the tree and the log.
@@ -138,8 +138,6 @@ export async function mergeMoves(db: Db, moves: MoveOp[]): Promise<{ undone: num
   //    key order) and the redone ones whose outcome changed.
   await writeTree(db, tree);
   await insertRows(db, 'moves', ['ts', 'node', 'parent', 'pos', 'old_parent', 'old_pos', 'applied'], added);
-  for (const row of changed) {
-    await db.run('update moves set old_parent = ?2, old_pos = ?3, applied = ?4 where ts = ?1', row);
-  }
+  await updateRows(db, 'moves', 'ts', ['old_parent', 'old_pos', 'applied'], changed);
   return { undone: window.length, skipped };
 }

@@ -43,6 +43,9 @@ export class TreeView {
   private readonly changed = new Map<string, Place | null>();
   /** What SQLite holds for a node (null: no row), for every node in `changed` and more. */
   private readonly stored = new Map<string, Place | null>();
+  /** Nodes the merge put a node under (a superset of the nodes that have children only
+   * through the merge's changes). */
+  private readonly adopters = new Set<string>();
   private walked = 0;
 
   constructor(private readonly db: Db) {}
@@ -78,6 +81,7 @@ export class TreeView {
   set(id: string, place: Place | null): void {
     this.place(id);
     this.changed.set(id, place);
+    if (place !== null) this.adopters.add(place.parent!);
   }
 
   /** Starts a node at `place` when SQLite holds it at `stored` (a late batch's undo, which
@@ -85,6 +89,7 @@ export class TreeView {
   start(id: string, stored: Place | null, place: Place | null): void {
     this.stored.set(id, stored);
     this.changed.set(id, place);
+    if (place !== null) this.adopters.add(place.parent!);
   }
 
   /**
@@ -94,6 +99,7 @@ export class TreeView {
    */
   async isAncestorOrSelf(node: string, from: string): Promise<boolean> {
     let at: string | null = from;
+    let leafChecked = false;
     while (at !== null) {
       if (at === node) return true;
       if (at === ROOT || at === TRASH) return false;
@@ -101,6 +107,15 @@ export class TreeView {
       if (known !== undefined) {
         at = known === null ? null : known.parent;
         continue;
+      }
+      // Before the first read: a node without children is no one's ancestor. It has none when
+      // SQLite holds no row under it and the merge put nothing under it (a child SQLite holds
+      // may have moved away in the merge: then the walk decides).
+      if (!leafChecked) {
+        leafChecked = true;
+        if (!this.adopters.has(node) && (await this.db.get('select 1 from nodes where parent = ? limit 1', [node])) === undefined) {
+          return false;
+        }
       }
       // Not known: read it (kept for the next walks, up to READ_LIMIT rows). The upper
       // ancestors are shared by most walks, so after a few walks most steps are in memory.

@@ -30,10 +30,11 @@ async function chunked(db: Db, head: string, row: string, sep: string, tail: str
   }
 }
 
-/** Inserts rows (one array of values per row, in `columns` order). */
-export function insertRows(db: Db, table: string, columns: readonly string[], rows: readonly SqlValue[][]): Promise<void> {
+/** Inserts rows (one array of values per row, in `columns` order). `onConflict` (an upsert
+ * clause) sees the rows in order, as a statement per row would. */
+export function insertRows(db: Db, table: string, columns: readonly string[], rows: readonly SqlValue[][], onConflict = ''): Promise<void> {
   const row = `(${columns.map(() => '?').join(', ')})`;
-  return chunked(db, `insert into ${table} (${columns.join(', ')}) values `, row, ', ', '', rows);
+  return chunked(db, `insert into ${table} (${columns.join(', ')}) values `, row, ', ', onConflict && ` ${onConflict}`, rows);
 }
 
 /** Deletes the rows whose `key` is one of `keys`. */

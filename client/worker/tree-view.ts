@@ -27,7 +27,10 @@ const LOAD_CHUNK = 100;
 /** Ancestor rows a merge's cycle checks keep (beyond the batch's own rows). */
 const READ_LIMIT = 50_000;
 
-const LOAD_SQL = `select id, parent, pos from nodes where id in (${Array.from({ length: LOAD_CHUNK }, () => '?').join(', ')})`;
+/** The keys as a VALUES list joined to the table: a lookup per key. (`id in (…)` first sorts
+ * the list into a temporary B-tree, and measured about a fifth slower.) */
+const LOAD_SQL = `select n.id, n.parent, n.pos
+  from (values ${Array.from({ length: LOAD_CHUNK }, () => '(?)').join(', ')}) v join nodes n on n.id = v.column1`;
 const same = (a: Place | null, b: Place | null): boolean =>
   a === b || (a !== null && b !== null && a.parent === b.parent && a.pos === b.pos);
 

@@ -22,15 +22,20 @@ export interface Place {
 
 /** ROOT and TRASH always exist and never move. */
 const FIXED: Place = { parent: null, pos: '' };
-/** Rows read per statement when loading places by key. */
+/** Keys read per statement when loading places (bulk-write.ts has the reason). */
 const LOAD_CHUNK = 100;
+/** Keys per statement for what is left after the chunks of LOAD_CHUNK. */
+const SMALL_CHUNK = 10;
 /** Ancestor rows a merge's cycle checks keep (beyond the batch's own rows). */
 const READ_LIMIT = 50_000;
 
 /** The keys as a VALUES list joined to the table: a lookup per key. (`id in (…)` first sorts
  * the list into a temporary B-tree, and measured about a fifth slower.) */
-const LOAD_SQL = `select n.id, n.parent, n.pos
-  from (values ${Array.from({ length: LOAD_CHUNK }, () => '(?)').join(', ')}) v join nodes n on n.id = v.column1`;
+const loadSql = (keys: number) => `select n.id, n.parent, n.pos
+  from (values ${Array.from({ length: keys }, () => '(?)').join(', ')}) v join nodes n on n.id = v.column1`;
+const LOAD_SQL = loadSql(LOAD_CHUNK);
+const LOAD_SMALL_SQL = loadSql(SMALL_CHUNK);
+
 const same = (a: Place | null, b: Place | null): boolean =>
   a === b || (a !== null && b !== null && a.parent === b.parent && a.pos === b.pos);
 
@@ -53,18 +58,21 @@ export class TreeView {
 
   constructor(private readonly db: Db) {}
 
-  /** Reads the places of the given nodes that are not known yet: a statement per LOAD_CHUNK. */
+  /** Reads the places of the given nodes that are not known yet, many keys per statement. */
   async load(ids: Iterable<string>): Promise<void> {
     const missing: string[] = [];
     for (const id of new Set(ids)) {
       if (id !== ROOT && id !== TRASH && !this.changed.has(id) && !this.stored.has(id)) missing.push(id);
     }
-    for (let i = 0; i < missing.length; i += LOAD_CHUNK) {
-      const chunk = missing.slice(i, i + LOAD_CHUNK);
+    for (let i = 0; i < missing.length; ) {
+      // Chunks of LOAD_CHUNK, the rest in chunks of 10 (a local edit reads one or two nodes:
+      // it should not bind a hundred), the last one repeating its first id to fill it.
+      const size = missing.length - i >= LOAD_CHUNK ? LOAD_CHUNK : SMALL_CHUNK;
+      const chunk = missing.slice(i, i + size);
+      i += chunk.length;
       for (const id of chunk) this.stored.set(id, null);
-      // One statement text for every chunk: the last one repeats its first id.
-      while (chunk.length < LOAD_CHUNK) chunk.push(chunk[0]!);
-      for (const row of await this.db.all(LOAD_SQL, chunk)) {
+      while (chunk.length < size) chunk.push(chunk[0]!);
+      for (const row of await this.db.all(size === LOAD_CHUNK ? LOAD_SQL : LOAD_SMALL_SQL, chunk)) {
         this.stored.set(row[0] as string, { parent: row[1] as string | null, pos: row[2] as string });
       }
     }

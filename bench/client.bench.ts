@@ -16,6 +16,8 @@
  *    redone): seconds.
  *
  * Writes bench/results/client.md. BENCH_SCALE=0.1 runs a tenth of cases 1 and 2.
+ * BENCH_CASES=replica runs only cases 2 to 4 (no Postgres, about a minute), BENCH_CASES=bootstrap
+ * only case 1 (each writes bench/results/client-<cases>.md); the default runs both.
  */
 import pg from 'pg';
 import { openLocalReplica, type LocalReplica } from '../client/index.ts';
@@ -29,6 +31,8 @@ import { GrowingTree } from './growing-tree.ts';
 import { machine, postgres, writeResults, type ResultRow } from './report.ts';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const CASES = process.env.BENCH_CASES ?? 'all';
+if (!['all', 'replica', 'bootstrap'].includes(CASES)) throw new Error(`BENCH_CASES must be all, replica or bootstrap, not ${CASES}`);
 const NODES = Math.max(10, Math.round(1_000_000 * SCALE));
 const REMOTE = Math.max(1_000, Math.round(100_000 * SCALE));
 const TREE = 'million';
@@ -215,12 +219,13 @@ async function replicaCases(rows: ResultRow[]) {
 
 async function main() {
   const rows: ResultRow[] = [];
-  await replicaCases(rows);
-  await bootstrapCase(rows);
+  if (CASES !== 'bootstrap') await replicaCases(rows);
+  if (CASES !== 'replica') await bootstrapCase(rows);
+  // A partial run writes a file of its own, so it never overwrites the full run's table.
   await writeResults(
-    'client',
+    CASES === 'all' ? 'client' : `client-${CASES}`,
     [
-      `Machine: ${machine()}; ${postgres('embedded')} for the bootstrap's server. BENCH_SCALE=${SCALE}.`,
+      `Machine: ${machine()}; ${postgres('embedded')} for the bootstrap's server. BENCH_SCALE=${SCALE}, BENCH_CASES=${CASES}.`,
       'A shared 2-core virtual machine with other test runs going on: figures vary by a factor of two or more between runs.',
       'Targets: bootstrap of 1M nodes ≤ 5 s and ≥ 10× faster than replay; local move p50 ≤ 2 ms; remote apply ≥ 50,000 ops/s.',
     ],

@@ -9,13 +9,18 @@
  * for every move, the parent and position it really replaced (NULL when the node did not exist
  * yet) and whether it applied; a redone move whose outcome changed has its entry rewritten.
  *
- * The tree stays in SQLite: each step reads the rows it needs by key, and the cycle check walks
- * up the ancestors in one recursive query (no depth limit). Held in memory: the batch and, for a
- * late batch, the logged moves after its oldest move (the window), never the tree.
+ * The merge runs on a TreeView (tree-view.ts): the places of the batch's nodes (and the
+ * window's) are read in chunks first, every outcome is decided in memory over SQLite's rows,
+ * and at the end only the net difference is written, many rows per statement (bulk-write.ts).
+ * The cycle check walks up the ancestors in memory where the merge changed them and in SQLite
+ * (a recursive query per chain, no depth limit) where it did not. Held in memory: the batch
+ * and, for a late batch, the logged moves after its oldest move (the window), never the tree.
  * Runs inside the caller's transaction.
  */
 import type { MoveOp } from '../../protocol/ops.ts';
+import { deleteRows, insertRows, updateRows } from './bulk-write.ts';
 import type { Db, SqlValue } from './sqlite-db.ts';
+import { TreeView, type Place } from './tree-view.ts';
 
 interface LoggedMove extends MoveOp {
   oldParent: string | null;
@@ -23,74 +28,57 @@ interface LoggedMove extends MoveOp {
   applied: boolean;
 }
 
-interface NodeState {
-  parent: string | null;
-  pos: string;
-}
-
-/** True when `node` is `from` or one of its ancestors. The tree has no cycle, so the walk
- * ends at ROOT or TRASH. */
-async function isAncestorOrSelf(db: Db, node: string, from: string): Promise<boolean> {
-  const row = await db.get(
-    `with recursive up(id) as (
-       select ?1
-       union all
-       select n.parent from nodes n join up on n.id = up.id where n.parent is not null
-     )
-     select 1 from up where id = ?2 limit 1`,
-    [from, node],
-  );
-  return row !== undefined;
-}
-
-/** Applies one move to the tree as the next in ts order; returns what the log must say. */
-async function applyOne(db: Db, op: MoveOp): Promise<Outcome> {
-  // One probe: the node's place (no row: it does not exist; only ROOT and TRASH have no
-  // parent, and they never move) and whether the new parent exists.
-  const probe = (await db.get(
-    `select n.parent, n.pos, ?2 in ('ROOT', 'TRASH') or exists (select 1 from nodes p where p.id = ?2)
-       from (select 1) left join nodes n on n.id = ?1`,
-    [op.node, op.parent],
-  ))!;
-  const oldParent = probe[0] as string | null;
-  const oldPos = probe[1] as string | null;
-  const logged = { oldParent, oldPos };
-  if (op.node === op.parent || Number(probe[2]) !== 1) return { ...logged, applied: false };
-  if (oldParent === null) {
-    // Creating a node: it has no descendants, so it cannot make a cycle.
-    await db.run('insert into nodes (id, parent, pos) values (?, ?, ?)', [op.node, op.parent, op.pos]);
-  } else if (oldParent === op.parent) {
-    // Staying under the same parent: only the order key changes.
-    await db.run('update nodes set pos = ? where id = ?', [op.pos, op.node]);
-  } else {
-    if (await isAncestorOrSelf(db, op.node, op.parent)) return { ...logged, applied: false };
-    await db.run('update nodes set parent = ?, pos = ? where id = ?', [op.parent, op.pos, op.node]);
-  }
-  return { ...logged, applied: true };
-}
-
 type Outcome = Pick<LoggedMove, 'oldParent' | 'oldPos' | 'applied'>;
 
-/** Undoes the window's applied moves: each node goes back to where the first of them found it
- * (the same as undoing them one by one, newest first); a node that move created did not exist
- * before it. Two statements, whatever the window's size. */
-async function undo(db: Db, window: LoggedMove[]): Promise<void> {
-  const firstFound = new Map<string, LoggedMove>();
-  for (const m of window) if (m.applied && !firstFound.has(m.node)) firstFound.set(m.node, m);
-  const gone: string[] = [];
-  const back: Array<[string, string, string | null]> = [];
-  for (const m of firstFound.values()) {
-    if (m.oldParent === null) gone.push(m.node);
-    else back.push([m.node, m.oldParent, m.oldPos]);
+/**
+ * Applies one move to the merge's tree as the next in ts order; returns what the log must say.
+ * Synchronous unless the move needs a cycle check: most moves create a node or change
+ * only their order key, and a promise per move would cost more than deciding it.
+ */
+function applyOne(tree: TreeView, op: MoveOp): Outcome | Promise<Outcome> {
+  const here = tree.place(op.node);
+  const oldParent = here === null ? null : here.parent;
+  const oldPos = here === null ? null : here.pos;
+  if (op.node === op.parent || tree.place(op.parent) === null) return { oldParent, oldPos, applied: false };
+  // Creating a node (it has no descendants, so it cannot make a cycle), or staying under the
+  // same parent (only the order key changes), needs no walk.
+  if (here !== null && oldParent !== op.parent) {
+    return tree.isAncestorOrSelf(op.node, op.parent).then((cycle): Outcome => {
+      if (cycle) return { oldParent, oldPos, applied: false };
+      tree.set(op.node, { parent: op.parent, pos: op.pos });
+      return { oldParent, oldPos, applied: true };
+    });
   }
-  if (gone.length > 0) await db.run('delete from nodes where id in (select value from json_each(?1))', [JSON.stringify(gone)]);
-  if (back.length > 0) {
-    await db.run(
-      `update nodes set parent = j.value ->> 1, pos = j.value ->> 2
-         from json_each(?1) j where nodes.id = j.value ->> 0`,
-      [JSON.stringify(back)],
-    );
+  tree.set(op.node, { parent: op.parent, pos: op.pos });
+  return { oldParent, oldPos, applied: true };
+}
+
+/** Undoes the window's applied moves in the merge's tree: each node goes back to where the
+ * first of them found it (the same as undoing them one by one, newest first; a node that move
+ * created did not exist before it). SQLite holds each where the last of them put it. */
+function undo(tree: TreeView, window: LoggedMove[]): void {
+  const first = new Map<string, LoggedMove>();
+  const last = new Map<string, LoggedMove>();
+  for (const m of window) {
+    if (!m.applied) continue;
+    if (!first.has(m.node)) first.set(m.node, m);
+    last.set(m.node, m);
   }
+  for (const [node, m] of first) {
+    const stored = last.get(node)!;
+    const before: Place | null = m.oldParent === null ? null : { parent: m.oldParent, pos: m.oldPos! };
+    tree.start(node, { parent: stored.parent, pos: stored.pos }, before);
+  }
+}
+
+/** Writes the merge's tree: the nodes whose place changed, many rows per statement. */
+async function writeTree(db: Db, tree: TreeView): Promise<void> {
+  const { inserted, updated, deleted } = tree.changes();
+  // In key order: each statement's rows land next to each other in the table's B-tree.
+  const byId = (a: [string, ...unknown[]], b: [string, ...unknown[]]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+  await deleteRows(db, 'nodes', 'id', deleted.sort());
+  await insertRows(db, 'nodes', ['id', 'parent', 'pos'], inserted.sort(byId));
+  await updateRows(db, 'nodes', 'id', ['parent', 'pos'], updated.sort(byId));
 }
 
 /** Merges new moves (never seen before, any order) into the tree and the log.
@@ -114,12 +102,15 @@ export async function mergeMoves(db: Db, moves: MoveOp[]): Promise<{ undone: num
     applied: Number(r[6]) === 1,
   }));
 
-  // 2. Undo them.
-  await undo(db, window);
+  // 2. Undo them, then read every other node the merge looks at.
+  const tree = new TreeView(db);
+  undo(tree, window);
+  const ids: string[] = [];
+  for (const list of [fresh, window]) for (const op of list) ids.push(op.node, op.parent);
+  await tree.load(ids);
 
   // 3. Apply the new moves and redo the undone ones, in ts order (a merge of two sorted lists).
   let skipped = 0;
-  // Log writes wait for the end (nothing below reads the log): one statement each.
   const added: SqlValue[][] = [];
   const changed: SqlValue[][] = [];
   let w = 0;
@@ -128,12 +119,14 @@ export async function mergeMoves(db: Db, moves: MoveOp[]): Promise<{ undone: num
     const takeNew = w === window.length || (f < fresh.length && fresh[f]!.ts < window[w]!.ts);
     if (takeNew) {
       const op = fresh[f++]!;
-      const outcome = await applyOne(db, op);
+      let outcome = applyOne(tree, op);
+      if (outcome instanceof Promise) outcome = await outcome;
       if (!outcome.applied) skipped++;
       added.push([op.ts, op.node, op.parent, op.pos, outcome.oldParent, outcome.oldPos, outcome.applied ? 1 : 0]);
     } else {
       const m = window[w++]!;
-      const outcome = await applyOne(db, m);
+      let outcome = applyOne(tree, m);
+      if (outcome instanceof Promise) outcome = await outcome;
       if (outcome.oldParent !== m.oldParent || outcome.oldPos !== m.oldPos || outcome.applied !== m.applied) {
         // A redone move whose outcome changed: the log must say what really happened.
         changed.push([m.ts, outcome.oldParent, outcome.oldPos, outcome.applied ? 1 : 0]);
@@ -141,14 +134,10 @@ export async function mergeMoves(db: Db, moves: MoveOp[]): Promise<{ undone: num
     }
   }
 
-  // 4. The log: the new entries (in ts order: appended to the table's key order), and the
-  //    redone ones whose outcome changed. (A statement per row: short statements through the
-  //    raw exports cost less than SQLite's JSON parsing of the batch in WebAssembly.)
-  for (const row of added) {
-    await db.run('insert into moves (ts, node, parent, pos, old_parent, old_pos, applied) values (?, ?, ?, ?, ?, ?, ?)', row);
-  }
-  for (const row of changed) {
-    await db.run('update moves set old_parent = ?2, old_pos = ?3, applied = ?4 where ts = ?1', row);
-  }
+  // 4. The tree's net difference, the new log entries (in ts order: appended to the table's
+  //    key order) and the redone ones whose outcome changed.
+  await writeTree(db, tree);
+  await insertRows(db, 'moves', ['ts', 'node', 'parent', 'pos', 'old_parent', 'old_pos', 'applied'], added);
+  await updateRows(db, 'moves', 'ts', ['old_parent', 'old_pos', 'applied'], changed);
   return { undone: window.length, skipped };
 }

@@ -129,7 +129,9 @@ export class Db {
     const ptr = m._sqlite3_column_text(stmt, i);
     const n = m._sqlite3_column_bytes(stmt, i);
     const heap = m.HEAPU8;
-    if (n <= 64) {
+    // Short ASCII text byte by byte; V8 joins 13 characters or more into a rope that a Map key
+    // must flatten again, so longer text (timestamps) goes through the decoder.
+    if (n <= 12) {
       let out = '';
       for (let k = 0; k < n; k++) {
         const c = heap[ptr + k]!;

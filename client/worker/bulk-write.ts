@@ -1,0 +1,51 @@
+/**
+ * Many rows per statement. Every statement is a call into SQLite compiled to WebAssembly with a
+ * fixed cost (bind, step, reset) on top of its B-tree work; a merge writes its rows 100 to a
+ * statement. Three statement texts per shape (100, 10 and 1 rows), prepared once, cover any
+ * count: 257 rows are two statements of 100, five of 10 and seven of 1.
+ */
+import type { Db, SqlValue } from './sqlite-db.ts';
+
+const SIZES = [100, 10, 1] as const;
+
+/** `head` followed by `count` copies of `row` joined by `sep`, and `tail`. */
+function text(head: string, row: string, sep: string, tail: string, count: number): string {
+  return head + Array.from({ length: count }, () => row).join(sep) + tail;
+}
+
+/**
+ * Runs `head row, row, … tail` over `rows`, each row's values bound in order to the `?` of
+ * one copy of `row`.
+ */
+async function chunked(db: Db, head: string, row: string, sep: string, tail: string, rows: readonly SqlValue[][]): Promise<void> {
+  let i = 0;
+  for (const size of SIZES) {
+    if (rows.length - i < size) continue;
+    const sql = text(head, row, sep, tail, size);
+    for (; rows.length - i >= size; i += size) {
+      const params: SqlValue[] = [];
+      for (let k = i; k < i + size; k++) for (const v of rows[k]!) params.push(v);
+      await db.run(sql, params);
+    }
+  }
+}
+
+/** Inserts rows (one array of values per row, in `columns` order). `onConflict` (an upsert
+ * clause) sees the rows in order, as a statement per row would. */
+export function insertRows(db: Db, table: string, columns: readonly string[], rows: readonly SqlValue[][], onConflict = ''): Promise<void> {
+  const row = `(${columns.map(() => '?').join(', ')})`;
+  return chunked(db, `insert into ${table} (${columns.join(', ')}) values `, row, ', ', onConflict && ` ${onConflict}`, rows);
+}
+
+/** Deletes the rows whose `key` is one of `keys`. */
+export function deleteRows(db: Db, table: string, key: string, keys: readonly string[]): Promise<void> {
+  return chunked(db, `delete from ${table} where ${key} in (`, '?', ', ', ')', keys.map((k) => [k]));
+}
+
+/** Sets `columns` on the rows whose `key` is each row's first value (the others follow in
+ * `columns` order). Each key at most once. */
+export function updateRows(db: Db, table: string, key: string, columns: readonly string[], rows: readonly SqlValue[][]): Promise<void> {
+  const set = columns.map((c, i) => `${c} = v.column${i + 2}`).join(', ');
+  const row = `(?, ${columns.map(() => '?').join(', ')})`;
+  return chunked(db, `update ${table} set ${set} from (values `, row, ', ', `) v where ${table}.${key} = v.column1`, rows);
+}

@@ -16,6 +16,8 @@
  *    redone): seconds.
  *
  * Writes bench/results/client.md. BENCH_SCALE=0.1 runs a tenth of cases 1 and 2.
+ * BENCH_CASES picks cases by name, comma-separated (default all): `bootstrap` (case 1 without
+ * the replay), `replay` (case 1's replay; needs `bootstrap` for its ratio), `replica` (2-4).
  */
 import pg from 'pg';
 import { openLocalReplica, type LocalReplica } from '../client/index.ts';
@@ -34,6 +36,8 @@ const REMOTE = Math.max(1_000, Math.round(100_000 * SCALE));
 const TREE = 'million';
 const MB = 1024 * 1024;
 const SYNTHETIC_WALL = 1_700_000_000_000;
+const CASES = new Set((process.env.BENCH_CASES ?? 'bootstrap,replay,replica').split(',').map((c) => c.trim()));
+for (const c of CASES) if (!['bootstrap', 'replay', 'replica'].includes(c)) throw new Error(`BENCH_CASES: unknown case ${c}`);
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const progress = (line: string) => process.stderr.write(`${line}\n`);
@@ -135,7 +139,7 @@ async function bootstrapCase(rows: ResultRow[]) {
     } finally {
       await replica.close();
     }
-    await replay(rows, seconds);
+    if (CASES.has('replay')) await replay(rows, seconds);
   } finally {
     await server.stop();
     await withClient(cluster.url, (c) => c.query(`drop database if exists ${ident(name)} with (force)`));
@@ -215,8 +219,8 @@ async function replicaCases(rows: ResultRow[]) {
 
 async function main() {
   const rows: ResultRow[] = [];
-  await replicaCases(rows);
-  await bootstrapCase(rows);
+  if (CASES.has('replica')) await replicaCases(rows);
+  if (CASES.has('bootstrap')) await bootstrapCase(rows);
   await writeResults(
     'client',
     [

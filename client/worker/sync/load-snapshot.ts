@@ -38,6 +38,9 @@ export interface LoadResult {
   frontier: string | null;
   rows: number;
   bytes: number;
+  /** page_count × page_size after the load, and the SQLite module's memory (BootstrapResult). */
+  databaseBytes: number;
+  sqliteMemoryBytes: number;
 }
 
 /** Rows per batch: small enough that progress flows every few milliseconds. */
@@ -165,7 +168,8 @@ export async function loadSnapshot(
       return { tree: header.tree, seq: header.seq, frontier, rows: last.rows, bytes: last.bytes };
     });
     send(true);
-    return result;
+    const pages = await db.get('select page_count * page_size from pragma_page_count(), pragma_page_size()');
+    return { ...result, databaseBytes: Number(pages?.[0] ?? 0), sqliteMemoryBytes: db.raw.HEAPU8.length };
   } finally {
     stage.release();
     clearInterval(timer);

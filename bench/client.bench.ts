@@ -5,8 +5,10 @@
  * 1. Bootstrap of a 1,000,000-node tree (1M nodes under a 10-ary hierarchy, 1M logged moves,
  *    one 40-character text field per node: 3M rows), written into Postgres with SQL
  *    (test/snapshot/synthetic-tree.ts) and served by the snapshot server in a process of its
- *    own over loopback, uncompressed: seconds, rows/s, the longest gap between progress events, and the peak
- *    RSS growth of this process (main thread + the worker; the server is elsewhere). Then the
+ *    own over loopback, uncompressed: seconds, rows/s, the CPU time this process used (main
+ *    thread + the worker: on a shared machine the part of the wall time that was the client's
+ *    own work), the longest gap between progress events, and the peak RSS growth of this
+ *    process (main thread + the worker; the server is elsewhere). Then the
  *    same tree by replaying its 2M operations (the creation moves and the sets, in pull-sized
  *    JSON pages of 10,000 parsed and applied through comlink; no network): the ratio.
  * 2. Applying 100,000 remote operations in order, batches of 1,000 (88% new nodes, 10% moves,
@@ -16,8 +18,8 @@
  *    redone): seconds.
  *
  * Writes bench/results/client.md. BENCH_SCALE=0.1 runs a tenth of cases 1 and 2.
- * BENCH_CASES=replica runs only cases 2 to 4 (no Postgres, about a minute), BENCH_CASES=bootstrap
- * only case 1 (each writes bench/results/client-<cases>.md); the default runs both.
+ * BENCH_CASES picks cases by name, comma-separated (default all): `bootstrap` (case 1 without
+ * the replay), `replay` (case 1's replay; needs `bootstrap` for its ratio), `replica` (2-4).
  */
 import pg from 'pg';
 import { openLocalReplica, type LocalReplica } from '../client/index.ts';
@@ -31,13 +33,13 @@ import { GrowingTree } from './growing-tree.ts';
 import { machine, postgres, writeResults, type ResultRow } from './report.ts';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
-const CASES = process.env.BENCH_CASES ?? 'all';
-if (!['all', 'replica', 'bootstrap'].includes(CASES)) throw new Error(`BENCH_CASES must be all, replica or bootstrap, not ${CASES}`);
 const NODES = Math.max(10, Math.round(1_000_000 * SCALE));
 const REMOTE = Math.max(1_000, Math.round(100_000 * SCALE));
 const TREE = 'million';
 const MB = 1024 * 1024;
 const SYNTHETIC_WALL = 1_700_000_000_000;
+const CASES = new Set((process.env.BENCH_CASES ?? 'bootstrap,replay,replica').split(',').map((c) => c.trim()));
+for (const c of CASES) if (!['bootstrap', 'replay', 'replica'].includes(c)) throw new Error(`BENCH_CASES: unknown case ${c}`);
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const progress = (line: string) => process.stderr.write(`${line}\n`);
@@ -118,6 +120,7 @@ async function bootstrapCase(rows: ResultRow[]) {
       let lastEvent = 0;
       let longestGap = 0;
       rss.start();
+      const cpu = process.cpuUsage();
       const started = performance.now();
       lastEvent = started;
       const result = await replica.bootstrap({ url: base, tree: TREE, compression: false }, () => {
@@ -126,6 +129,7 @@ async function bootstrapCase(rows: ResultRow[]) {
         lastEvent = now;
       });
       seconds = (performance.now() - started) / 1000;
+      const cpuUsed = process.cpuUsage(cpu);
       const peak = rss.stop();
       const count = (await replica.nodes()).length;
       if (count !== NODES + 2) throw new Error(`the replica holds ${count} nodes, not ${NODES + 2}`);
@@ -133,13 +137,13 @@ async function bootstrapCase(rows: ResultRow[]) {
       rows.push({
         case: `bootstrap of ${fmt(NODES)} nodes (${fmt(result.rows)} rows, ${fmt(result.bytes / MB, 1)} MB) from the server`,
         figure: `${seconds.toFixed(2)} s`,
-        detail: `${fmt(result.rows / seconds)} rows/s; longest gap between progress events ${fmt(longestGap)} ms; peak RSS growth (main thread + worker) ${fmt((peak - before) / MB)} MB`,
+        detail: `${fmt(result.rows / seconds)} rows/s; CPU of this process (main thread + worker) ${((cpuUsed.user + cpuUsed.system) / 1e6).toFixed(2)} s; longest gap between progress events ${fmt(longestGap)} ms; peak RSS growth (main thread + worker) ${fmt((peak - before) / MB)} MB, of which the replica's database ${fmt(result.databaseBytes / MB)} MB (its SQLite module's memory: ${fmt(result.sqliteMemoryBytes / MB)} MB)`,
       });
 
     } finally {
       await replica.close();
     }
-    await replay(rows, seconds);
+    if (CASES.has('replay')) await replay(rows, seconds);
   } finally {
     await server.stop();
     await withClient(cluster.url, (c) => c.query(`drop database if exists ${ident(name)} with (force)`));
@@ -219,13 +223,13 @@ async function replicaCases(rows: ResultRow[]) {
 
 async function main() {
   const rows: ResultRow[] = [];
-  if (CASES !== 'bootstrap') await replicaCases(rows);
-  if (CASES !== 'replica') await bootstrapCase(rows);
-  // A partial run writes a file of its own, so it never overwrites the full run's table.
+  if (CASES.has('replica')) await replicaCases(rows);
+  if (CASES.has('bootstrap')) await bootstrapCase(rows);
   await writeResults(
-    CASES === 'all' ? 'client' : `client-${CASES}`,
+    // A partial run writes a file of its own, so it never overwrites the full run's table.
+    CASES.size === 3 ? 'client' : `client-${[...CASES].sort().join('-')}`,
     [
-      `Machine: ${machine()}; ${postgres('embedded')} for the bootstrap's server. BENCH_SCALE=${SCALE}, BENCH_CASES=${CASES}.`,
+      `Machine: ${machine()}; ${postgres('embedded')} for the bootstrap's server. BENCH_SCALE=${SCALE}, BENCH_CASES=${[...CASES].join(',')}.`,
       'A shared 2-core virtual machine with other test runs going on: figures vary by a factor of two or more between runs.',
       'Targets: bootstrap of 1M nodes ≤ 5 s and ≥ 10× faster than replay; local move p50 ≤ 2 ms; remote apply ≥ 50,000 ops/s.',
     ],

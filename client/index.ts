@@ -18,7 +18,7 @@ export type { StorageKind } from './worker/storage/storage-kind.ts';
 export type { ApplyResult, NodeRow, ValueRow, FieldRow, MoveLogRow, Placement } from './worker-api.ts';
 export type { ReplicaError } from './errors.ts';
 export type { TreeClient, TreeEvent, OpenTreeOptions } from './tree-client.ts';
-export type { SyncStatus, ChangeEvent, NodeInfo, BootstrapProgress, TrashItem } from './worker-api.ts';
+export type { SyncStatus, ChangeEvent, NodeInfo, BootstrapProgress, BootstrapResult, TrashItem } from './worker-api.ts';
 
 export interface OpenReplicaOptions {
   /** Where the replica lives (docs/browser.md). `memory` (the default, and the only one in

@@ -8,7 +8,7 @@ import { TreesyncError } from '../protocol/errors.ts';
 import { rpc } from './errors.ts';
 import type { SpawnedWorker } from './spawn-worker.ts';
 import * as Comlink from 'comlink';
-import type { ApplyResult, BootstrapProgress, FieldRow, MoveLogRow, NodeRow, Placement, TrashItem, ValueRow } from './worker-api.ts';
+import type { ApplyResult, BootstrapProgress, BootstrapResult, FieldRow, MoveLogRow, NodeRow, Placement, TrashItem, ValueRow } from './worker-api.ts';
 import type { StorageKind } from './worker/storage/storage-kind.ts';
 
 export interface Replica {
@@ -44,7 +44,7 @@ export interface LocalReplica extends Replica {
   bootstrap(
     options: { url: string; tree: string; token?: string; compression?: boolean },
     onProgress?: (progress: BootstrapProgress) => void,
-  ): Promise<{ tree: string; seq: number; rows: number; bytes: number }>;
+  ): Promise<BootstrapResult>;
   seq(): Promise<number | null>;
   /** Every field row with its ts, removed ones (value null) too. */
   fields(): Promise<FieldRow[]>;

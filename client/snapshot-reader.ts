@@ -14,7 +14,7 @@
  * load inside a transaction that only the normal end of the loop commits. Leaving the loop
  * early (break, throw) cancels the source, which ends the request and the server's query.
  */
-import { CopyParser } from './copy-parser.ts';
+import { CopyParser, type TupleDecoder } from './copy-parser.ts';
 import { SnapshotError } from './snapshot-error.ts';
 import {
   END_TAG,
@@ -39,9 +39,15 @@ export interface SnapshotProgress {
   bytes: number;
 }
 
-export type SnapshotEvent =
+/** What a reader yields, with rows of the type its decoders make (`Rows[section]`). */
+export type SnapshotEventOf<Rows extends { [S in SectionName]: unknown }> =
   | { kind: 'header'; header: SnapshotHeader }
-  | { [S in SectionName]: { kind: 'rows'; section: S; rows: SectionRows[S][]; progress: SnapshotProgress } }[SectionName];
+  | { [S in SectionName]: { kind: 'rows'; section: S; rows: Rows[S][]; progress: SnapshotProgress } }[SectionName];
+
+export type SnapshotEvent = SnapshotEventOf<SectionRows>;
+
+/** One tuple decoder per section. */
+export type SectionDecoders<Rows extends { [S in SectionName]: unknown }> = { [S in SectionName]: TupleDecoder<Rows[S]> };
 
 export interface ReadSnapshotOptions {
   /** The most rows in one batch (default 10,000). A batch never spans two sections. */
@@ -50,10 +56,20 @@ export interface ReadSnapshotOptions {
 
 export type ByteSource = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
-export async function* readSnapshot(
+export function readSnapshot(source: ByteSource, opts: ReadSnapshotOptions = {}): AsyncGenerator<SnapshotEvent, void, undefined> {
+  return readSnapshotWith<SectionRows>(source, ROW_DECODERS, opts);
+}
+
+/**
+ * readSnapshot with decoders of one's own: the same checks of the stream's structure, counts
+ * and end, with each tuple handed to `decoders[section]` (copy-decode.ts reads its fields). A
+ * bulk loader uses this to copy a tuple's bytes where they go without making row objects.
+ */
+export async function* readSnapshotWith<Rows extends { [S in SectionName]: unknown }>(
   source: ByteSource,
+  decoders: SectionDecoders<Rows>,
   opts: ReadSnapshotOptions = {},
-): AsyncGenerator<SnapshotEvent, void, undefined> {
+): AsyncGenerator<SnapshotEventOf<Rows>, void, undefined> {
   const batchSize = opts.batchSize ?? 10_000;
   if (!(batchSize >= 1)) throw new RangeError('batchSize must be at least 1');
   let preamble: Uint8Array = new Uint8Array(0);
@@ -61,17 +77,17 @@ export async function* readSnapshot(
   let totalRows = 0;
   /** The index in SECTIONS of the section being read, or of the next tag expected. */
   let index = 0;
-  let parser: CopyParser<SectionRows[SectionName]> | undefined;
-  let batch: SectionRows[SectionName][] = [];
+  let parser: CopyParser<Rows[SectionName]> | undefined;
+  let batch: Rows[SectionName][] = [];
   let rows = 0;
   let bytes = 0;
   let ended = false;
 
   const progress = (): SnapshotProgress => ({ rows, totalRows, bytes });
-  const emit = (): SnapshotEvent => {
+  const emit = (): SnapshotEventOf<Rows> => {
     const event = { kind: 'rows', section: SECTIONS[index]!.name, rows: batch, progress: progress() };
     batch = [];
-    return event as SnapshotEvent;
+    return event as SnapshotEventOf<Rows>;
   };
 
   for await (const chunk of byteChunks(source)) {
@@ -96,7 +112,7 @@ export async function* readSnapshot(
   if (!ended) throw truncated(`the stream ended before the ${SECTIONS[index]?.name ?? 'end'} section`);
 
   /** Feeds one chunk's bytes to the section state machine, yielding full batches. */
-  function* sections(chunk: Uint8Array): Generator<SnapshotEvent> {
+  function* sections(chunk: Uint8Array): Generator<SnapshotEventOf<Rows>> {
     let p = 0;
     while (p < chunk.length) {
       if (ended) throw invalid(`${chunk.length - p} bytes after the end marker`);
@@ -109,7 +125,7 @@ export async function* readSnapshot(
           continue;
         }
         if (tag !== spec.tag) throw invalid(`expected the ${spec.name} section, found byte 0x${hex(tag)}`);
-        parser = new CopyParser<SectionRows[SectionName]>(spec.columns.length, ROW_DECODERS[spec.name], spec.name);
+        parser = new CopyParser<Rows[SectionName]>(spec.columns.length, decoders[spec.name] as TupleDecoder<Rows[SectionName]>, spec.name);
         continue;
       }
       const name = SECTIONS[index]!.name;

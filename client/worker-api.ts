@@ -72,6 +72,20 @@ export interface BootstrapProgress {
   done: boolean;
 }
 
+/** What a bootstrap loaded. */
+export interface BootstrapResult {
+  tree: string;
+  seq: number;
+  /** Rows loaded, and bytes of the stream read. */
+  rows: number;
+  bytes: number;
+  /** The replica's database after the load (SQLite's pages), and the memory of the worker's
+   * SQLite module, which never shrinks (its peak so far: the database's pages in memory
+   * storage, SQLite's caches, and the load's passing buffers). */
+  databaseBytes: number;
+  sqliteMemoryBytes: number;
+}
+
 /** How the worker's sync loop reaches the server (client/worker/sync/sync-loop.ts). */
 export interface SyncConfig {
   /** The server's base URL, e.g. `https://sync.example.com`. */
@@ -158,7 +172,7 @@ export interface WorkerApi {
   bootstrap(
     options: { url: string; tree: string; token?: string; compression?: boolean },
     onProgress?: (progress: BootstrapProgress) => void,
-  ): Promise<{ tree: string; seq: number; rows: number; bytes: number }>;
+  ): Promise<BootstrapResult>;
   /** The server seq the replica holds (after a bootstrap), or null. */
   seq(): Promise<number | null>;
   /** Local edits: stamped by the replica's clock, merged, kept in the outbox. */

@@ -12,7 +12,7 @@ export type SqlValue = string | number | Uint8Array | null;
 export type Row = SqlValue[];
 
 /** The Emscripten module's raw exports the hot path calls (the synchronous build). */
-interface RawModule {
+export interface RawModule {
   HEAPU8: Uint8Array;
   _sqlite3_step(stmt: number): number;
   _sqlite3_reset(stmt: number): number;
@@ -46,7 +46,7 @@ export class Db {
 
   constructor(
     readonly sqlite3: SQLiteAPI,
-    private readonly module: RawModule,
+    protected readonly module: RawModule,
     readonly handle: number,
   ) {}
 
@@ -201,6 +201,28 @@ export class Db {
   async run(sql: string, params: readonly SqlValue[] = []): Promise<void> {
     this.collect(await this.statement(sql), params, Infinity);
   }
+  /** The module's raw exports: a bulk load stages values in its memory (runBound). */
+  get raw(): RawModule {
+    return this.module;
+  }
+
+  /**
+   * Runs a statement whose values are already in WebAssembly memory (the snapshot's bulk load,
+   * sync/load-snapshot.ts): `bind` binds them through the raw exports, then the statement runs
+   * to its end and is reset. No JS string is made or copied per value.
+   */
+  async runBound(sql: string, bind: (m: RawModule, stmt: number) => void): Promise<void> {
+    const stmt = await this.statement(sql);
+    const m = this.module;
+    try {
+      bind(m, stmt);
+      if (m._sqlite3_step(stmt) !== SQLITE_DONE) this.fail('step');
+    } finally {
+      m._sqlite3_reset(stmt);
+      m._sqlite3_clear_bindings(stmt);
+    }
+  }
+
   /** Runs `body` in one transaction: committed when it returns, rolled back when it throws. */
   async transaction<T>(body: () => Promise<T>): Promise<T> {
     await this.exec('begin');

@@ -6,7 +6,7 @@
  * only used where the storage is slower anyway.
  */
 import * as SQLite from '@journeyapps/wa-sqlite';
-import { Db, type Row, type SqlValue } from '../sqlite-db.ts';
+import { Db, type RawModule, type Row, type SqlValue } from '../sqlite-db.ts';
 
 export class AsyncDb extends Db {
   private readonly statements = new Map<string, number>();
@@ -63,6 +63,19 @@ export class AsyncDb extends Db {
 
   override async run(sql: string, params: readonly SqlValue[] = []): Promise<void> {
     await this.steps(sql, params, Infinity);
+  }
+
+  /** Binding never suspends, so the raw exports bind; the step goes through the API. */
+  override async runBound(sql: string, bind: (m: RawModule, stmt: number) => void): Promise<void> {
+    const s = this.sqlite3;
+    const stmt = await this.prepare(sql);
+    try {
+      bind(this.module as unknown as RawModule, stmt);
+      await s.step(stmt);
+    } finally {
+      await s.reset(stmt);
+      s.clear_bindings(stmt);
+    }
   }
 
   override async close(): Promise<void> {

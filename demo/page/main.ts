@@ -272,7 +272,11 @@ async function main(): Promise<void> {
     if (event.type === 'status') showStatus();
     if (event.type === 'bootstrap') {
       const p = event.progress;
-      progress.textContent = p.done ? '' : `loading the tree: ${p.rows.toLocaleString()} of ${p.totalRows.toLocaleString()} rows`;
+      progress.textContent = p.done
+        ? ''
+        : p.totalRows === 0
+          ? 'loading the tree: waiting for the server'
+          : `loading the tree: ${p.rows.toLocaleString()} of ${p.totalRows.toLocaleString()} rows`;
     }
   });
   showStatus();

@@ -8,8 +8,11 @@
  *   in batches of 10,000: rows/s; then the replica reopened and read back;
  * - a bootstrap of a 200,000-node tree (one field per node, one logged move per node: 600,002
  *   rows) from a server process on embedded Postgres, through the page's own origin, into OPFS
- *   and into memory: seconds, rows/s. The tree is written with SQL (test/snapshot/).
+ *   and into memory: seconds, rows/s. The tree is written with SQL (test/snapshot/);
+ * - the demo outliner's latencies (browser-latency.ts): a local edit to the page showing it,
+ *   and an edit in one page to another page showing it through the server: p50/p99.
  *
+ * BENCH_SCALE (default 1) scales the node counts, not the latency rounds.
  * Results go to bench/results/browser.md. The machine is shared (2 cores, other work running):
  * the load averages around the run are written beside the figures.
  */
@@ -26,13 +29,18 @@ import { dbUrl, ident, withClient } from '../test/pg/admin.ts';
 import { startCluster } from '../test/pg/cluster.ts';
 import { startServerProcess, type ServerProcess } from '../test/snapshot/server-process.ts';
 import { insertSyntheticTree } from '../test/snapshot/synthetic-tree.ts';
+import { measureLatency, quantile, type Sample } from './browser-latency.ts';
 import { machine, postgres, writeResults } from './report.ts';
 
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const scaled = (n: number, step: number) => Math.max(step, Math.round((n * SCALE) / step) * step);
 const ROUNDS = 9;
-const VFS_NODES = 20_000;
-const BULK_NODES = 200_000;
+const VFS_NODES = scaled(20_000, 1_000);
+const BULK_NODES = scaled(200_000, 10_000);
 const BULK_BATCH = 10_000;
-const BOOT_NODES = 200_000;
+const BOOT_NODES = scaled(200_000, 1_000);
+const LATENCY_ROUNDS = 50;
+const LATENCY_ITEMS = 30;
 const TREE = 'bench-browser';
 
 type Bench = {
@@ -103,6 +111,15 @@ try {
   const bootMemory = await bootIn('memory');
   const bootReread = await inPage(page, (b, [name]) => b.reopenAndRead(name as string), 'boot-opfs');
   if (bootReread.nodes !== BOOT_NODES + 2) throw new Error(`reopened bootstrapped replica has ${bootReread.nodes} nodes`);
+  await harness.close();
+  harness = undefined;
+
+  const loadLatency = os.loadavg();
+  const latency = await measureLatency(url, { rounds: LATENCY_ROUNDS, items: LATENCY_ITEMS });
+  const pct = (xs: Sample[], pick: (s: Sample) => number) => `p50 ${ms(quantile(xs.map(pick), 0.5))}, p99 ${ms(quantile(xs.map(pick), 0.99))}`;
+  for (const [kind, xs] of [['local', latency.local], ['remote', latency.remote]] as const) {
+    console.log(`latency ${kind}: painted ${pct(xs, (s) => s.frame)}; DOM ${pct(xs, (s) => s.dom)}; change event ${pct(xs, (s) => s.event)}`);
+  }
   const loadAfter = os.loadavg();
   const bootRow = (b: typeof bootOpfs) => ({
     case: `bootstrap of a ${BOOT_NODES.toLocaleString('en')}-node tree into ${b.storage === 'opfs' ? 'OPFS' : 'memory'}`,
@@ -125,7 +142,9 @@ try {
       '',
       `Bootstrap: a server process (the snapshot route, test/snapshot/server-process-main.ts) on ${postgres(cluster.kind)}, the tree written with SQL (generate_series), the snapshot fetched by the replica's worker through the page's own origin (a pass-through on 127.0.0.1), timed from the call to the committed load.`,
       '',
-      'Measured inside the page (performance.now()); "create" is a new replica: wa-sqlite module, VFS, database file, schema; "reopen" the same with a 20,000-node replica, up to its first read.',
+      `Measured inside the page (performance.now()); "create" is a new replica: wa-sqlite module, VFS, database file, schema; "reopen" the same with a ${VFS_NODES.toLocaleString('en')}-node replica, up to its first read. BENCH_SCALE=${SCALE}.`,
+      '',
+      `Latencies: the demo outliner (npm run demo's page) with a ${LATENCY_ITEMS}-item outline, npm start's server (development mode, a child process) on the same Postgres, two headless Chromiums (two devices, each with its OPFS replica); ${LATENCY_ROUNDS} edits each, 30 ms apart: window.tree.set(id, 'text', …) in page A, timed to a MutationObserver seeing the text in the outline ("DOM") and to the requestAnimationFrame after it ("painted"); across pages on performance.timeOrigin + performance.now(). Load average when they started: ${loadLatency.map((l) => l.toFixed(2)).join(' / ')}.`,
     ],
     [
       vfsRow('access-handle-pool'),
@@ -146,6 +165,16 @@ try {
         case: 'reopen the bootstrapped OPFS replica and read every node',
         figure: `${ms(bootReread.openMs)} open, ${ms(bootReread.readMs)} read`,
         detail: `${bootReread.nodes.toLocaleString('en')} rows through nodes()`,
+      },
+      {
+        case: 'local edit → visible in the demo page (target p50 ≤ 16 ms)',
+        figure: `painted ${pct(latency.local, (s) => s.frame)}`,
+        detail: `DOM ${pct(latency.local, (s) => s.dom)}; the TreeClient's change event ${pct(latency.local, (s) => s.event)} (the rest is reading the changed list and drawing it)`,
+      },
+      {
+        case: 'edit in one page → visible in the other, through the server (target p50 ≤ 100 ms)',
+        figure: `painted ${pct(latency.remote, (s) => s.frame)}`,
+        detail: `DOM ${pct(latency.remote, (s) => s.dom)}; on the way: A's push acknowledged ${pct(latency.remote, (s) => s.acked ?? Number.NaN)}, B's change event (poke, pull, merge) ${pct(latency.remote, (s) => s.event)}`,
       },
       {
         case: 'reopen the OPFS replica and read every node',

@@ -21,12 +21,13 @@ export interface DemoPage {
   close(): Promise<void>;
 }
 
-/** `server`: the treesync server's base URL; `port`: 0 (the default) picks a free one. */
-export async function startDemoPage(server: string, port = 0): Promise<DemoPage> {
+/** `server`: the treesync server's base URL; `port`: 0 (the default) picks a free one;
+ * `entry`: the page's script (another version of it, for a benchmark's comparison). */
+export async function startDemoPage(server: string, port = 0, entry = DEMO_PAGE): Promise<DemoPage> {
   const folder = await mkdtemp(join(tmpdir(), 'treesync-demo-'));
   let served: StaticServer | undefined;
   try {
-    await bundlePage(DEMO_PAGE, folder);
+    await bundlePage(entry, folder);
     await writeFile(join(folder, 'demo-config.json'), `${JSON.stringify({ server })}\n`);
     served = await serveFolder(folder, undefined, port);
   } catch (err) {

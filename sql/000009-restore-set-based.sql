@@ -145,9 +145,10 @@ begin
 end
 $$;
 
--- 000005's restore_concurrent, word for word but for the two marked steps (*): the same
--- deletes, the same edits, in the same order, each pass skipping only the edits whose node is
--- not in the trash (restore_for would have stopped at its first step for them).
+-- 000007's restore_concurrent (the window narrowed to the deleted subtrees for a pusher far
+-- behind), but for the two marked steps (*): the same deletes, the same edits, in the same
+-- order, each pass skipping only the edits whose node is not in the trash (restore_for would
+-- have stopped at its first step for them).
 create or replace function treesync.restore_concurrent(p_tree text, p_first bigint, p_last bigint, p_late boolean,
                                                         p_informed boolean)
 returns integer
@@ -163,7 +164,11 @@ declare
   v_replicas integer;
   v_oldest_move text collate "C";
   v_del_seen bigint;
+  v_deleted text[];
   v_from bigint;
+  v_inside text[];
+  v_by_subtree boolean := false;
+  v_window_from bigint;
   v_pass integer;
   v_restored integer := 0;
   v_trashed text[];
@@ -191,9 +196,10 @@ begin
     select m.parent from treesync.moves m
      where m.tree = p_tree and m.ts >= v_oldest_move and m.applied
        and m.old_parent is not null and m.old_parent <> 'TRASH'));
-  -- The moves this merge placed (not late: exactly the batch's), those that stand as deletes,
-  -- and the least that any of them had seen.
-  select min(coalesce(o.seen, o.seq - 1)) into v_del_seen
+  -- The moves this merge placed that stand as deletes: their nodes, and the least that any of
+  -- them had seen.
+  select min(coalesce(o.seen, o.seq - 1)), array_agg(distinct m.node)
+    into v_del_seen, v_deleted
     from treesync.moves m
     cross join lateral (select l.ts from treesync.latest_move(p_tree, m.node) l offset 0) l
     cross join lateral (select s.seq, s.seen from treesync.ops s
@@ -202,6 +208,21 @@ begin
      and m.old_parent is not null and m.old_parent <> 'TRASH'
      and m.parent = any (v_trashed);
   v_from := least(coalesce(v_del_seen + 1, p_first), p_first);
+
+  -- The older operations (before the batch) that the deletes may be concurrent with: those on
+  -- the nodes of the deleted subtrees, when the subtrees are smaller than the window (000007).
+  if v_from < p_first then
+    with recursive subtree(id) as (
+      select d.id collate "C" from unnest(v_deleted) d(id)
+      union all
+      select n.id from subtree s
+       cross join lateral (select n.id from treesync.nodes n
+                            where n.tree = p_tree and n.parent = s.id offset 0) n   -- nodes_parent
+    )
+    select array(select s.id from subtree s limit p_first - v_from + 1) into v_inside;
+    v_by_subtree := cardinality(v_inside) <= p_first - v_from;
+  end if;
+  v_window_from := case when v_by_subtree then p_first else v_from end;
 
   -- Passes until one restores nothing (000005).
   for pass in 1 .. 100 loop
@@ -213,16 +234,23 @@ begin
     into e_seq, e_seen, e_ts, e_node
     from (select o.seq, coalesce(o.seen, o.seq - 1) as seen, o.ts, o.node, o.type, o.parent
             from treesync.ops o
-           where o.tree = p_tree and o.seq between v_from and p_last
+           where o.tree = p_tree and o.seq between v_window_from and p_last
+          union
+          select o.seq, coalesce(o.seen, o.seq - 1), o.ts, o.node, o.type, o.parent
+            from unnest(v_inside) i(id)
+           cross join lateral (select s.* from treesync.ops s
+                                where s.tree = p_tree and s.node = i.id offset 0) o   -- ops_node
+           where v_by_subtree and o.seq between v_from and p_first - 1
           union
           select o.seq, coalesce(o.seen, o.seq - 1), o.ts, o.node, o.type, o.parent
             from treesync.moves m
            cross join lateral (select s.* from treesync.ops s
                                 where s.ts = m.ts and (s.tree = p_tree) is true offset 0) o
            where p_late and m.tree = p_tree and m.ts >= v_oldest_move) c
+   -- (a scalar probe of the log's key, 000007)
    where c.type = 'set'
       or (c.parent <> 'TRASH'
-          and exists (select from treesync.moves m where m.tree = p_tree and m.ts = c.ts and m.applied));
+          and coalesce((select m.applied from treesync.moves m where m.tree = p_tree and m.ts = c.ts), false));
   e_replica := array(select substr(t, 21) from unnest(e_ts) t);
   v_suspect := treesync.restore_suspects(p_tree, e_node, e_replica, e_seen);
   for i in 1 .. cardinality(e_seq) loop

@@ -145,6 +145,40 @@ AS $function$
   select * from up
 $function$
 
+CREATE OR REPLACE FUNCTION treesync.ancestry(p_tree text, p_nodes text[], OUT ids text[], OUT parents text[])
+ RETURNS record
+ LANGUAGE plpgsql
+ STABLE
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'on'
+ SET enable_hashagg TO 'on'
+AS $function$
+declare
+  v_level_ids text[];
+  v_level_parents text[];
+  v_front text[];
+begin
+  ids := '{}';
+  parents := '{}';
+  v_front := array(select distinct n from unnest(p_nodes) n where n is not null and n not in ('ROOT', 'TRASH'));
+  for level in 1 .. 100000 loop
+    exit when cardinality(v_front) = 0;
+    select coalesce(array_agg(f.id), '{}'), coalesce(array_agg(p.parent), '{}')
+      into v_level_ids, v_level_parents
+      from unnest(v_front) f(id)
+     cross join lateral (select n.parent from treesync.nodes n
+                          where n.tree = p_tree and n.id = f.id offset 0) p;
+    ids := ids || v_level_ids;
+    parents := parents || v_level_parents;
+    v_front := array(select p from unnest(v_level_parents) p
+                      where p is not null and p not in ('ROOT', 'TRASH')
+                     except
+                     select i from unnest(ids) i);
+  end loop;
+end
+$function$
+
 CREATE OR REPLACE FUNCTION treesync.apply_ops(p_tree text, p_ops jsonb)
  RETURNS jsonb
  LANGUAGE sql
@@ -363,6 +397,24 @@ CREATE OR REPLACE FUNCTION treesync.in_trash(p_tree text, p_node text)
  STABLE
 AS $function$
   select p[cardinality(p)] = 'TRASH' from treesync.path_up(p_tree, p_node) p
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.in_trash_among(p_tree text, p_nodes text[])
+ RETURNS text[]
+ LANGUAGE sql
+ STABLE
+ SET enable_hashjoin TO 'on'
+ SET enable_hashagg TO 'on'
+AS $function$
+  with recursive edge(id, parent) as (
+    select e.id collate "C", e.parent collate "C"
+      from treesync.ancestry(p_tree, p_nodes) a, unnest(a.ids, a.parents) e(id, parent)
+  ), below(id) as (
+    select 'TRASH'::text collate "C"
+    union
+    select e.id from edge e join below b on e.parent = b.id
+  )
+  select array(select b.id from below b where b.id in (select n collate "C" from unnest(p_nodes) n))
 $function$
 
 CREATE OR REPLACE FUNCTION treesync.latest_move(p_tree text, p_node text)
@@ -1228,7 +1280,14 @@ declare
   v_window_from bigint;
   v_pass integer;
   v_restored integer := 0;
-  e record;
+  v_trashed text[];
+  e_seq bigint[];
+  e_seen bigint[];
+  e_ts text[];
+  e_node text[];
+  e_replica text[];
+  v_suspect boolean[];
+  v_one integer;
 begin
   if p_last < p_first then
     return 0;
@@ -1241,6 +1300,11 @@ begin
     return 0;
   end if;
 
+  -- (*) The new parents of the moves this merge placed, those in the trash found together.
+  v_trashed := treesync.in_trash_among(p_tree, array(
+    select m.parent from treesync.moves m
+     where m.tree = p_tree and m.ts >= v_oldest_move and m.applied
+       and m.old_parent is not null and m.old_parent <> 'TRASH'));
   -- The moves this merge placed that stand as deletes: their nodes, and the least that any of
   -- them had seen.
   select min(coalesce(o.seen, o.seq - 1)), array_agg(distinct m.node)
@@ -1251,17 +1315,15 @@ begin
                          where s.ts = m.ts and (s.tree = p_tree) is true offset 0) o
    where m.tree = p_tree and m.ts >= v_oldest_move and m.applied and l.ts = m.ts
      and m.old_parent is not null and m.old_parent <> 'TRASH'
-     and treesync.in_trash(p_tree, m.parent);
+     and m.parent = any (v_trashed);
   v_from := least(coalesce(v_del_seen + 1, p_first), p_first);
 
   -- The older operations (before the batch) that the deletes may be concurrent with: those on
-  -- the nodes of the deleted subtrees, when the subtrees are smaller than the window (walked
-  -- no further than that).
+  -- the nodes of the deleted subtrees, when the subtrees are smaller than the window (000007).
   if v_from < p_first then
     with recursive subtree(id) as (
       select d.id collate "C" from unnest(v_deleted) d(id)
       union all
-      -- (a probe per node reached, whatever the planner thinks of the tree's size)
       select n.id from subtree s
        cross join lateral (select n.id from treesync.nodes n
                             where n.tree = p_tree and n.parent = s.id offset 0) n   -- nodes_parent
@@ -1274,34 +1336,40 @@ begin
   -- Passes until one restores nothing (000005).
   for pass in 1 .. 100 loop
   v_pass := 0;
-  for e in
-    select c.seq, c.seen, c.ts, c.node
-      from (select o.seq, coalesce(o.seen, o.seq - 1) as seen, o.ts, o.node, o.type, o.parent
-              from treesync.ops o
-             where o.tree = p_tree and o.seq between v_window_from and p_last
-            union
-            select o.seq, coalesce(o.seen, o.seq - 1), o.ts, o.node, o.type, o.parent
-              from unnest(v_inside) i(id)
-             -- (the node's operations by ops_node, the window's filtered after: with the seq range
-             -- inside, the primary key's range would look as good to a planner without
-             -- statistics, and read the whole window)
-             cross join lateral (select s.* from treesync.ops s
-                                  where s.tree = p_tree and s.node = i.id offset 0) o   -- ops_node
-             where v_by_subtree and o.seq between v_from and p_first - 1
-            union
-            select o.seq, coalesce(o.seen, o.seq - 1), o.ts, o.node, o.type, o.parent
-              from treesync.moves m
-             cross join lateral (select s.* from treesync.ops s
-                                  where s.ts = m.ts and (s.tree = p_tree) is true offset 0) o
-             where p_late and m.tree = p_tree and m.ts >= v_oldest_move) c
-     -- (a scalar probe of the log's key: 000005's `exists` here could be planned as a hash of
-     -- the tree's whole log)
-     where c.type = 'set'
-        or (c.parent <> 'TRASH'
-            and coalesce((select m.applied from treesync.moves m where m.tree = p_tree and m.ts = c.ts), false))
-     order by c.seq
-  loop
-    v_pass := v_pass + treesync.restore_for(p_tree, e.seq, e.seen, e.ts, e.node);
+  -- (*) The pass's edits, in order, and which of them restore_for can act on: asked again
+  -- after every restore (a restore moves nodes, and so what is above the edits after it).
+  select coalesce(array_agg(c.seq order by c.seq), '{}'), coalesce(array_agg(c.seen order by c.seq), '{}'),
+         coalesce(array_agg(c.ts order by c.seq), '{}'), coalesce(array_agg(c.node order by c.seq), '{}')
+    into e_seq, e_seen, e_ts, e_node
+    from (select o.seq, coalesce(o.seen, o.seq - 1) as seen, o.ts, o.node, o.type, o.parent
+            from treesync.ops o
+           where o.tree = p_tree and o.seq between v_window_from and p_last
+          union
+          select o.seq, coalesce(o.seen, o.seq - 1), o.ts, o.node, o.type, o.parent
+            from unnest(v_inside) i(id)
+           cross join lateral (select s.* from treesync.ops s
+                                where s.tree = p_tree and s.node = i.id offset 0) o   -- ops_node
+           where v_by_subtree and o.seq between v_from and p_first - 1
+          union
+          select o.seq, coalesce(o.seen, o.seq - 1), o.ts, o.node, o.type, o.parent
+            from treesync.moves m
+           cross join lateral (select s.* from treesync.ops s
+                                where s.ts = m.ts and (s.tree = p_tree) is true offset 0) o
+           where p_late and m.tree = p_tree and m.ts >= v_oldest_move) c
+   -- (a scalar probe of the log's key, 000007)
+   where c.type = 'set'
+      or (c.parent <> 'TRASH'
+          and coalesce((select m.applied from treesync.moves m where m.tree = p_tree and m.ts = c.ts), false));
+  e_replica := array(select substr(t, 21) from unnest(e_ts) t);
+  v_suspect := treesync.restore_suspects(p_tree, e_node, e_replica, e_seen);
+  for i in 1 .. cardinality(e_seq) loop
+    continue when not v_suspect[i];
+    v_one := treesync.restore_for(p_tree, e_seq[i], e_seen[i], e_ts[i], e_node[i]);
+    v_pass := v_pass + v_one;
+    if v_one > 0 and i < cardinality(e_seq) then
+      v_suspect := array_cat(v_suspect[1:i],
+        (treesync.restore_suspects(p_tree, e_node[i + 1:], e_replica[i + 1:], e_seen[i + 1:])));
+    end if;
   end loop;
   v_restored := v_restored + v_pass;
   exit when v_pass = 0;
@@ -1372,6 +1440,72 @@ begin
     exit when v_skipped > 0;
   end loop;
   return v_restored;
+end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.restore_suspects(p_tree text, p_nodes text[], p_replicas text[], p_seen bigint[])
+ RETURNS boolean[]
+ LANGUAGE plpgsql
+ STABLE
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'on'
+ SET enable_hashagg TO 'on'
+ SET enable_sort TO 'off'
+AS $function$
+declare
+  v_ids text[];
+  v_parents text[];
+  v_trashed text[];
+  v_del_nodes text[];
+  v_del_replicas text[];
+begin
+  select a.ids, a.parents into v_ids, v_parents from treesync.ancestry(p_tree, p_nodes) a;
+  -- The nodes on those paths inside the trash (TRASH itself aside).
+  v_trashed := array(
+    with recursive edge(id, parent) as (
+      select e.id collate "C", e.parent collate "C" from unnest(v_ids, v_parents) e(id, parent)
+    ), below(id) as (
+      select e.id from edge e where e.parent = 'TRASH'
+      union
+      select e.id from edge e join below b on e.parent = b.id
+    )
+    select b.id from below b);
+  if cardinality(v_trashed) = 0 then
+    return array(select false from unnest(p_nodes));
+  end if;
+  -- Those whose latest applied move is such a delete, with its replica.
+  select coalesce(array_agg(t.id), '{}'), coalesce(array_agg(substr(o.ts, 21)), '{}')
+    into v_del_nodes, v_del_replicas
+    from unnest(v_trashed) t(id)
+   -- latest_move (000005) written out: a call per node, with its settings, cost more than the probe
+   cross join lateral (select m.ts, m.old_parent from treesync.moves m
+                        where m.tree = p_tree and m.node = t.id and m.applied
+                        order by m.tree desc, m.node desc, m.ts desc
+                        limit 1) l
+   cross join lateral (select s.seq, s.ts from treesync.ops s
+                        where s.ts = l.ts and (s.tree = p_tree) is true offset 0) o
+   where l.old_parent is not null and l.old_parent <> 'TRASH'
+     and o.seq > (select min(x) from unnest(p_seen) x);
+  if cardinality(v_del_nodes) = 0 then
+    return array(select false from unnest(p_nodes));
+  end if;
+  -- Down from each such node: the deletes above each node on the paths (itself included).
+  return array(
+    with recursive edge(id, parent) as (
+      select e.id collate "C", e.parent collate "C" from unnest(v_ids, v_parents) e(id, parent)
+    ), under(id, replica) as (
+      select d.id collate "C", d.replica from unnest(v_del_nodes, v_del_replicas) d(id, replica)
+      union
+      select e.id, u.replica from edge e join under u on e.parent = u.id
+    )
+    , input(node, replica, n) as (
+      select i.node collate "C", i.replica, i.n
+        from unnest(p_nodes, p_replicas) with ordinality i(node, replica, n)
+    ), hit(n) as (
+      select distinct i.n from input i join under u on u.id = i.node and u.replica <> i.replica
+    )
+    select h.n is not null from input i left join hit h on h.n = i.n order by i.n);
 end
 $function$
 

@@ -27,6 +27,10 @@ export async function serveSnapshots(deps: SnapshotHandlerDeps): Promise<Snapsho
       resolve({ server, port: info.port }),
     );
   });
+  // Node closes an idle kept-alive socket after 5 s. A test that holds the event loop for longer
+  // (the cut-stream test parses hundreds of streams) can then send its next request on a socket
+  // the server has just closed, and fetch fails with ECONNRESET. A test server keeps them a minute.
+  if ('keepAliveTimeout' in server) server.keepAliveTimeout = 60_000;
   return {
     url: (tree) => `http://127.0.0.1:${port}/v1/trees/${encodeURIComponent(tree)}/snapshot`,
     close: () =>

@@ -1,4 +1,5 @@
--- treesync: the purge in short batches (docs/lifecycle.md, "Purge").
+-- treesync: the purge in short batches (docs/lifecycle.md, "Purge"), and the restore check of a
+-- pusher that is behind read by probes (docs/deletes.md, "Cost"; at the end of this file).
 --
 -- 000006's purge_trash walked every trashed subtree in one transaction, reading the tree's
 -- nodes (no index by parent) and its log whole, so it held the tree's lock for seconds on a

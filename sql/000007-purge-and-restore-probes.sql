@@ -1,4 +1,5 @@
--- treesync: the purge in short batches (docs/lifecycle.md, "Purge").
+-- treesync: the purge in short batches (docs/lifecycle.md, "Purge"), and the restore check of a
+-- pusher that is behind read by probes (docs/deletes.md, "Cost"; at the end of this file).
 --
 -- 000006's purge_trash walked every trashed subtree in one transaction, reading the tree's
 -- nodes (no index by parent) and its log whole, so it held the tree's lock for seconds on a
@@ -13,8 +14,10 @@
 
 -- Children by parent: the purge's walk down a trashed subtree. The merge never reads by
 -- parent; it pays one more index entry per node created or re-parented (measured in
--- docs/lifecycle.md, "What the index costs the merge").
-create index nodes_parent on treesync.nodes (tree, parent);
+-- docs/lifecycle.md, "What the index costs the merge"). Parent first: an index led by the tree
+-- alone would look, to a planner without statistics, as good a way as the primary key to find
+-- a tree's nodes by a list of ids (`id = any (…)`), and read the whole tree.
+create index nodes_parent on treesync.nodes (parent, tree);
 
 drop function treesync.purge_trash(text);
 
@@ -168,7 +171,8 @@ $$;
 -- node's subtree (nodes_parent) and the operations on its nodes in the window (ops_node), one
 -- probe each. When the subtrees hold more nodes than the window holds operations, the window
 -- is read as before: whichever is smaller.
-create index ops_node on treesync.ops (tree, node, seq);
+-- (node first, as nodes_parent above: never a candidate for the merge's lookups by tree)
+create index ops_node on treesync.ops (node, tree, seq);
 
 create or replace function treesync.restore_concurrent(p_tree text, p_first bigint, p_last bigint, p_late boolean,
                                                         p_informed boolean)

@@ -113,11 +113,11 @@ CREATE UNIQUE INDEX moves_pkey ON treesync.moves USING btree (tree, ts);
 
 CREATE INDEX nodes_in_trash ON treesync.nodes USING btree (tree, id) WHERE (parent = 'TRASH'::text);
 
-CREATE INDEX nodes_parent ON treesync.nodes USING btree (tree, parent);
+CREATE INDEX nodes_parent ON treesync.nodes USING btree (parent, tree);
 
 CREATE UNIQUE INDEX nodes_pkey ON treesync.nodes USING btree (tree, id);
 
-CREATE INDEX ops_node ON treesync.ops USING btree (tree, node, seq);
+CREATE INDEX ops_node ON treesync.ops USING btree (node, tree, seq);
 
 CREATE UNIQUE INDEX ops_pkey ON treesync.ops USING btree (tree, seq);
 

@@ -68,7 +68,9 @@ create table treesync.replicas (
 create table treesync.trash_times (
   tree text collate "C" not null,
   node text collate "C" not null,
-  ts text collate "C" not null
+  ts text collate "C" not null,
+  old_parent text collate "C",
+  old_pos text collate "C"
 );
 
 create table treesync.trees (
@@ -1233,7 +1235,7 @@ begin
     continue when v_keep;
 
     -- 3. Gone, node by node, by key: the node, its fields, its log rows (below F, not yet
-    -- truncated); then the top's trash_times row.
+    -- truncated); then the trash_times rows of all of them (any of them may have one).
     foreach v_id in array v_sub loop
       with n as (delete from treesync.nodes n where n.tree = p_tree and n.id = v_id returning 1),
            f as (delete from treesync.fields f where f.tree = p_tree and f.node = v_id returning 1),
@@ -1244,7 +1246,7 @@ begin
       v_fields := v_fields + v_gone.fields;
       v_moves := v_moves + v_gone.moves;
     end loop;
-    delete from treesync.trash_times tt where tt.tree = p_tree and tt.node = v_top;
+    delete from treesync.trash_times tt where tt.tree = p_tree and tt.node = any (v_sub);
     v_tops := v_tops + 1;
   end loop;
 
@@ -1589,12 +1591,20 @@ CREATE OR REPLACE FUNCTION treesync.trash(p_tree text, p_limit integer)
  SET enable_seqscan TO 'off'
  SET enable_bitmapscan TO 'off'
 AS $function$
-  select n.id, m.ts, m.old_parent, m.old_pos,
-         exists (select from treesync.nodes p where p.tree = p_tree and p.id = m.old_parent)
+  select n.id, d.ts, d.old_parent, d.old_pos,
+         exists (select from treesync.nodes p where p.tree = p_tree and p.id = d.old_parent)
     from treesync.nodes n
-    cross join lateral (select * from treesync.latest_move(p_tree, n.id) offset 0) m
+    left join lateral (select m.ts, m.old_parent, m.old_pos
+                         from treesync.latest_move(p_tree, n.id) m offset 0) m on true
+    cross join lateral (
+      select m.ts, m.old_parent, m.old_pos where m.ts is not null
+      union all
+      select tt.ts, tt.old_parent, tt.old_pos
+        from treesync.trash_times tt
+       where m.ts is null and tt.tree = p_tree and tt.node = n.id
+    ) d
    where n.tree = p_tree and n.parent = 'TRASH'   -- nodes_in_trash
-   order by m.ts collate "C" desc
+   order by d.ts collate "C" desc, n.id
    limit p_limit
 $function$
 
@@ -1632,22 +1642,25 @@ begin
   end if;
   update treesync.trees set log_from = v_f where id = p_tree and log_from is distinct from v_f;
 
-  -- Log rows below F, oldest first (a range of the primary key); note when trashed nodes were
-  -- trashed, then delete those rows by key (`= any`: one index probe each, whatever the
-  -- planner thinks of the tree's size).
+  -- Log rows below F, oldest first (a range of the primary key); keep each trashed node's
+  -- newest move into TRASH among them (when, and where it came from: the trash listing and
+  -- the purge need it once the row is gone), then delete those rows by key (`= any`: one index
+  -- probe each, whatever the planner thinks of the tree's size).
   with batch as (
-    select l.ts, l.node, l.parent, l.applied
+    select l.ts, l.node, l.parent, l.old_parent, l.old_pos, l.applied
       from treesync.moves l
      where l.tree = p_tree and l.ts < v_f
      order by l.ts
      limit p_max_rows
   ), trashed as (
-    insert into treesync.trash_times as tt (tree, node, ts)
-    select p_tree, b.node, max(b.ts)
+    insert into treesync.trash_times as tt (tree, node, ts, old_parent, old_pos)
+    select distinct on (b.node) p_tree, b.node, b.ts, b.old_parent, b.old_pos
       from batch b
      where b.applied and b.parent = 'TRASH'
-     group by b.node
-    on conflict (tree, node) do update set ts = greatest(tt.ts, excluded.ts)
+     order by b.node, b.ts desc
+    on conflict (tree, node) do update
+      set ts = excluded.ts, old_parent = excluded.old_parent, old_pos = excluded.old_pos
+      where excluded.ts > tt.ts
   ), gone as (
     delete from treesync.moves l
      where l.tree = p_tree and l.ts = any (array(select b.ts from batch b))

@@ -1,6 +1,7 @@
 // The trash and undelete through openTree against a real server (real Postgres, the real
 // worker with wa-sqlite): a client lists what another deleted as the server's trash listing
-// does, undeletes it, and every replica converges; after truncation, a client that bootstrapped
+// does, undeletes it, and every replica converges; after truncation, the server and the replicas
+// that had the delete's log row still list its origin alike, while a client that bootstrapped
 // from the truncated snapshot lists the old delete without its origin and puts it back at the
 // end of ROOT.
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -69,7 +70,7 @@ test("one client undeletes what another deleted; its trash says what the server'
   expect(await clientView(bob)).toEqual(await serverView());
 });
 
-test('after truncation, a delete older than the log is listed without its origin and undelete puts it at the end of ROOT', async () => {
+test("after truncation, the server's listing and the replicas' still agree on a delete older than the log; a replica bootstrapped since lists it without origin", async () => {
   const [alice, bob] = clients as [TreeClient, TreeClient];
   const [folder] = (await alice.children('ROOT')).map((c) => c.id);
   const [x] = (await alice.children(folder!)).map((c) => c.id);
@@ -84,6 +85,11 @@ test('after truncation, a delete older than the log is listed without its origin
   const cut = await truncateTree(db.pool, 'u');
   expect(cut.frontier! > (await alice.trash())[0]!.ts!).toBe(true);
   expect(cut.moves).toBeGreaterThan(0);
+
+  // The server kept what the listing needs, as alice and bob did (trash_origins).
+  const listed = trashResponseSchema.parse((await server.call('GET', '/v1/trees/u/trash', { token })).body).entries;
+  expect(listed).toEqual([{ node: x, ts: expect.stringMatching(/\.alice$/), replica: 'alice', parent: folder, pos: expect.any(String), parentExists: true }]);
+  for (const c of [alice, bob]) expect((await c.trash()).map(({ fields: _, ...entry }) => entry)).toEqual(listed);
 
   const carol = await open('carol'); // bootstraps from the truncated snapshot
   await carol.sync();

@@ -13,7 +13,7 @@ interface Row {
   parent_exists: boolean | null;
 }
 
-/** The newest `limit` tops of deleted subtrees (treesync.trash, sql/000005-restore.sql). */
+/** The newest `limit` tops of deleted subtrees (treesync.trash, sql/000010-trash-origins.sql). */
 export async function readTrash(pool: pg.Pool, tree: string, limit: number): Promise<TrashResponse> {
   const { rows } = await pool.query<Row>(
     `select t.seq, x.node, x.ts, x.old_parent, x.old_pos, x.parent_exists

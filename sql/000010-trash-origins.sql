@@ -112,8 +112,9 @@ $$;
 -- id), with the delete's ts and where it took the node from (null for a node created in the
 -- trash, or deleted before 000010 and truncated since), and whether that parent still exists.
 -- The delete is the top's latest applied move in the log or, once truncation deleted it, what
--- trash_times kept of it. At most `p_limit` rows. One probe of nodes_in_trash for the tops,
--- then per top a probe of moves_node and, only when the log has no row, of trash_times.
+-- trash_times kept of it. At most `p_limit` rows. One range of nodes_in_trash for the tops,
+-- then per top a probe of moves_node and, only when the log has no row, of trash_times; per
+-- listed top a probe of nodes for its old parent.
 create or replace function treesync.trash(p_tree text, p_limit integer)
 returns table (node text, ts text, old_parent text, old_pos text, parent_exists boolean)
 language sql
@@ -121,8 +122,10 @@ stable
 set enable_seqscan = off
 set enable_bitmapscan = off
 as $$
+  -- (whether the parent exists: a scalar probe by key; an `exists` here may be planned as a
+  -- hash of every node of the tree)
   select n.id, d.ts, d.old_parent, d.old_pos,
-         exists (select from treesync.nodes p where p.tree = p_tree and p.id = d.old_parent)
+         coalesce((select true from treesync.nodes p where p.tree = p_tree and p.id = d.old_parent limit 1), false)
     from treesync.nodes n
     left join lateral (select m.ts, m.old_parent, m.old_pos
                          from treesync.latest_move(p_tree, n.id) m offset 0) m on true

@@ -1591,8 +1591,10 @@ CREATE OR REPLACE FUNCTION treesync.trash(p_tree text, p_limit integer)
  SET enable_seqscan TO 'off'
  SET enable_bitmapscan TO 'off'
 AS $function$
+  -- (whether the parent exists: a scalar probe by key; an `exists` here may be planned as a
+  -- hash of every node of the tree)
   select n.id, d.ts, d.old_parent, d.old_pos,
-         exists (select from treesync.nodes p where p.tree = p_tree and p.id = d.old_parent)
+         coalesce((select true from treesync.nodes p where p.tree = p_tree and p.id = d.old_parent limit 1), false)
     from treesync.nodes n
     left join lateral (select m.ts, m.old_parent, m.old_pos
                          from treesync.latest_move(p_tree, n.id) m offset 0) m on true

@@ -158,7 +158,18 @@ async function main(): Promise<void> {
       return had;
     }
     const text = el('input', { className: 'text' });
-    text.addEventListener('change', () => void act.edit(row.id, text.value));
+    // Enter commits as well as `change`: a redraw that moves this item (an indent) takes the
+    // input out of the page and focuses it again, and the browser then counts the typed text as
+    // the value it had on focus, so Enter alone would fire no `change` and the edit would be lost.
+    const commit = () => {
+      if (text.value === text.dataset.drawn) return;
+      text.dataset.drawn = text.value;
+      void act.edit(row.id, text.value);
+    };
+    text.addEventListener('change', commit);
+    text.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') commit();
+    });
     const li = el(
       'li',
       {},

@@ -2,30 +2,20 @@
 // twice in parallel), while a watcher pulls. Every op is stored exactly once with gap-free
 // seqs; no answer ever skips a seq; every replica ends up knowing every op; and the tree is the
 // reference model's tree of all the ops.
-import fc from 'fast-check';
 import { expect, test } from 'vitest';
 import type { Op, StoredOp } from '../../protocol/ops.ts';
 import { pullResponseSchema } from '../../protocol/pull.ts';
 import { pushResponseSchema, type PushResponse } from '../../protocol/push.ts';
 import { stateResponseSchema } from '../../protocol/state.ts';
-import { arbHistory } from '../model/arbitraries.ts';
 import { checkInvariants, replay } from '../model/reference.ts';
 import { useTestDb } from '../pg/db.ts';
 import { useTestServer } from './harness.ts';
+import { histories } from './retrying-pushers.ts';
 
 const db = useTestDb();
 const server = useTestServer(db, { env: { TREESYNC_POOL_SIZE: '8', TREESYNC_PULL_LIMIT: '25' } });
 const TREE = 'busy';
 const CLIENTS = 20;
-
-/** Each replica's history: 30 to 40 ops on a few shared nodes (conflicts and cycles galore). */
-function histories(): Op[][] {
-  return Array.from({ length: CLIENTS }, (_, i) => {
-    const replica = `c${String(i).padStart(2, '0')}`;
-    // One seeded sample per replica on purpose: fixture data, not a property run.
-    return fc.sample(arbHistory({ replicas: [replica], minOps: 30, maxOps: 40 }), { seed: 1000 + i, numRuns: 1 })[0]!;
-  });
-}
 
 /** What a replica knows: ops by seq, and the seq it has everything up to. */
 interface Replica {
@@ -104,7 +94,8 @@ test(`${CLIENTS} replicas pushing at once with retries: each op once, no gaps, t
   // Delete-wins: this test is about storage (each op once, no gaps), so the tree is the model's
   // tree of exactly the pushed ops, without restores (docs/deletes.md; tested on their own).
   expect((await server.call('PUT', `/v1/trees/${TREE}`, { token, body: { deletes: 'win' } })).status).toBe(201);
-  const perReplica = histories();
+  // 30 to 40 ops each on a few shared nodes (conflicts and cycles galore).
+  const perReplica = histories(CLIENTS, 1000, 30, 40, (i) => `c${String(i).padStart(2, '0')}`);
   const all = perReplica.flat();
   const replicas: Replica[] = perReplica.map((ops) => ({ id: ops[0]!.ts.slice(20), seen: 0, known: new Map() }));
 

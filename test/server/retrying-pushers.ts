@@ -34,9 +34,15 @@ export interface PushRun {
 
 /** `count` replicas' histories of `minOps`..`maxOps` ops each, deterministic by `seed`: one
  * sample per replica on purpose (fixture data, not a property run). */
-export function histories(count: number, seed: number, minOps = 50, maxOps = 70): Op[][] {
+export function histories(
+  count: number,
+  seed: number,
+  minOps = 50,
+  maxOps = 70,
+  replicaId = (i: number) => `r${i}`,
+): Op[][] {
   return Array.from({ length: count }, (_, i) => {
-    const replica = `r${i}`;
+    const replica = replicaId(i);
     return fc.sample(arbHistory({ replicas: [replica], minOps, maxOps }), { seed: seed + i, numRuns: 1 })[0]!;
   });
 }

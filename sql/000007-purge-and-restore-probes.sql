@@ -136,7 +136,8 @@ begin
     continue when v_keep;
 
     -- 3. Gone, node by node, by key: the node, its fields, its log rows (below F, not yet
-    -- truncated); then the top's trash_times row.
+    -- truncated); then the trash_times rows of all of them (any of them may have been a top of
+    -- its own once: deleted, its log row truncated, then moved under another trashed node).
     foreach v_id in array v_sub loop
       with n as (delete from treesync.nodes n where n.tree = p_tree and n.id = v_id returning 1),
            f as (delete from treesync.fields f where f.tree = p_tree and f.node = v_id returning 1),
@@ -147,7 +148,7 @@ begin
       v_fields := v_fields + v_gone.fields;
       v_moves := v_moves + v_gone.moves;
     end loop;
-    delete from treesync.trash_times tt where tt.tree = p_tree and tt.node = v_top;
+    delete from treesync.trash_times tt where tt.tree = p_tree and tt.node = any (v_sub);
     v_tops := v_tops + 1;
   end loop;
 
@@ -162,118 +163,7 @@ begin
 end
 $$;
 
--- A pusher that is behind (docs/deletes.md, "Cost"). restore_concurrent of 000005 looked at
--- every operation after the smallest `seen` of the batch's deletes, and walked each one's path
--- up: a push whose `seen` is far behind read rows by the thousand per operation stored since.
--- Only edits inside a subtree that one of the batch's deletes put in the trash can be restored
--- by those deletes (an older edit's pairs with older deletes were checked when the later of
--- the two was merged), so those are now found from the subtrees: a walk down each deleted
--- node's subtree (nodes_parent) and the operations on its nodes in the window (ops_node), one
--- probe each. When the subtrees hold more nodes than the window holds operations, the window
--- is read as before: whichever is smaller.
+-- The operations of a node, for the restore check of a pusher that is behind (its function is
+-- sql/000009-restore-set-based.sql's restore_concurrent).
 -- (node first, as nodes_parent above: never a candidate for the merge's lookups by tree)
 create index ops_node on treesync.ops (node, tree, seq);
-
-create or replace function treesync.restore_concurrent(p_tree text, p_first bigint, p_last bigint, p_late boolean,
-                                                        p_informed boolean)
-returns integer
-language plpgsql
-set enable_seqscan = off
-set enable_bitmapscan = off
-set enable_hashjoin = off
-set enable_mergejoin = off
-set enable_material = off
-as $$
-declare
-  v_min_seen bigint;
-  v_replicas integer;
-  v_oldest_move text collate "C";
-  v_del_seen bigint;
-  v_deleted text[];
-  v_from bigint;
-  v_inside text[];
-  v_by_subtree boolean := false;
-  v_window_from bigint;
-  v_pass integer;
-  v_restored integer := 0;
-  e record;
-begin
-  if p_last < p_first then
-    return 0;
-  end if;
-  select min(o.seen), count(distinct substr(o.ts, 21)), min(o.ts) filter (where o.type = 'move')
-    into v_min_seen, v_replicas, v_oldest_move
-    from treesync.ops o where o.tree = p_tree and o.seq between p_first and p_last;
-  -- An author who had seen the whole tree: nothing stored is concurrent with the batch (000005).
-  if v_min_seen >= p_first - 1 and (v_replicas = 1 or p_informed) then
-    return 0;
-  end if;
-
-  -- The moves this merge placed that stand as deletes: their nodes, and the least that any of
-  -- them had seen.
-  select min(coalesce(o.seen, o.seq - 1)), array_agg(distinct m.node)
-    into v_del_seen, v_deleted
-    from treesync.moves m
-    cross join lateral (select l.ts from treesync.latest_move(p_tree, m.node) l offset 0) l
-    cross join lateral (select s.seq, s.seen from treesync.ops s
-                         where s.ts = m.ts and (s.tree = p_tree) is true offset 0) o
-   where m.tree = p_tree and m.ts >= v_oldest_move and m.applied and l.ts = m.ts
-     and m.old_parent is not null and m.old_parent <> 'TRASH'
-     and treesync.in_trash(p_tree, m.parent);
-  v_from := least(coalesce(v_del_seen + 1, p_first), p_first);
-
-  -- The older operations (before the batch) that the deletes may be concurrent with: those on
-  -- the nodes of the deleted subtrees, when the subtrees are smaller than the window (walked
-  -- no further than that).
-  if v_from < p_first then
-    with recursive subtree(id) as (
-      select d.id collate "C" from unnest(v_deleted) d(id)
-      union all
-      -- (a probe per node reached, whatever the planner thinks of the tree's size)
-      select n.id from subtree s
-       cross join lateral (select n.id from treesync.nodes n
-                            where n.tree = p_tree and n.parent = s.id offset 0) n   -- nodes_parent
-    )
-    select array(select s.id from subtree s limit p_first - v_from + 1) into v_inside;
-    v_by_subtree := cardinality(v_inside) <= p_first - v_from;
-  end if;
-  v_window_from := case when v_by_subtree then p_first else v_from end;
-
-  -- Passes until one restores nothing (000005).
-  for pass in 1 .. 100 loop
-  v_pass := 0;
-  for e in
-    select c.seq, c.seen, c.ts, c.node
-      from (select o.seq, coalesce(o.seen, o.seq - 1) as seen, o.ts, o.node, o.type, o.parent
-              from treesync.ops o
-             where o.tree = p_tree and o.seq between v_window_from and p_last
-            union
-            select o.seq, coalesce(o.seen, o.seq - 1), o.ts, o.node, o.type, o.parent
-              from unnest(v_inside) i(id)
-             -- (the node's operations by ops_node, the window's filtered after: with the seq range
-             -- inside, the primary key's range would look as good to a planner without
-             -- statistics, and read the whole window)
-             cross join lateral (select s.* from treesync.ops s
-                                  where s.tree = p_tree and s.node = i.id offset 0) o   -- ops_node
-             where v_by_subtree and o.seq between v_from and p_first - 1
-            union
-            select o.seq, coalesce(o.seen, o.seq - 1), o.ts, o.node, o.type, o.parent
-              from treesync.moves m
-             cross join lateral (select s.* from treesync.ops s
-                                  where s.ts = m.ts and (s.tree = p_tree) is true offset 0) o
-             where p_late and m.tree = p_tree and m.ts >= v_oldest_move) c
-     -- (a scalar probe of the log's key: 000005's `exists` here could be planned as a hash of
-     -- the tree's whole log)
-     where c.type = 'set'
-        or (c.parent <> 'TRASH'
-            and coalesce((select m.applied from treesync.moves m where m.tree = p_tree and m.ts = c.ts), false))
-     order by c.seq
-  loop
-    v_pass := v_pass + treesync.restore_for(p_tree, e.seq, e.seen, e.ts, e.node);
-  end loop;
-  v_restored := v_restored + v_pass;
-  exit when v_pass = 0;
-  end loop;
-  return v_restored;
-end
-$$;

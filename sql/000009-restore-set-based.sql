@@ -145,8 +145,20 @@ begin
 end
 $$;
 
--- 000007's restore_concurrent (the window narrowed to the deleted subtrees for a pusher far
--- behind), but for the two marked steps (*): the same deletes, the same edits, in the same
+-- 000005's restore_concurrent with two changes.
+--
+-- 1. A pusher that is behind (docs/deletes.md, "Cost"). restore_concurrent of 000005 looked at
+-- every operation after the smallest `seen` of the batch's deletes, and walked each one's path
+-- up: a push whose `seen` is far behind read rows by the thousand per operation stored since.
+-- Only edits inside a subtree that one of the batch's deletes put in the trash can be restored
+-- by those deletes (an older edit's pairs with older deletes were checked when the later of
+-- the two was merged), so those are now found from the subtrees: a walk down each deleted
+-- node's subtree (nodes_parent) and the operations on its nodes in the window (ops_node), one
+-- probe each. When the subtrees hold more nodes than the window holds operations, the window
+-- is read as before: whichever is smaller.
+--
+-- 2. (*) The steps marked so ask "is this node in the trash?" once for a whole set of nodes
+-- (in_trash_among, restore_suspects above): the same deletes, the same edits, in the same
 -- order, each pass skipping only the edits whose node is not in the trash (restore_for would
 -- have stopped at its first step for them).
 create or replace function treesync.restore_concurrent(p_tree text, p_first bigint, p_last bigint, p_late boolean,
@@ -210,7 +222,7 @@ begin
   v_from := least(coalesce(v_del_seen + 1, p_first), p_first);
 
   -- The older operations (before the batch) that the deletes may be concurrent with: those on
-  -- the nodes of the deleted subtrees, when the subtrees are smaller than the window (000007).
+  -- the nodes of the deleted subtrees, when the subtrees are smaller than the window (see 1. above).
   if v_from < p_first then
     with recursive subtree(id) as (
       select d.id collate "C" from unnest(v_deleted) d(id)
@@ -247,7 +259,7 @@ begin
            cross join lateral (select s.* from treesync.ops s
                                 where s.ts = m.ts and (s.tree = p_tree) is true offset 0) o
            where p_late and m.tree = p_tree and m.ts >= v_oldest_move) c
-   -- (a scalar probe of the log's key, 000007)
+   -- (a scalar probe of the log's key: an `exists` here could be planned as a hash of the tree's whole log)
    where c.type = 'set'
       or (c.parent <> 'TRASH'
           and coalesce((select m.applied from treesync.moves m where m.tree = p_tree and m.ts = c.ts), false));

@@ -1235,7 +1235,8 @@ begin
     continue when v_keep;
 
     -- 3. Gone, node by node, by key: the node, its fields, its log rows (below F, not yet
-    -- truncated); then the trash_times rows of all of them (any of them may have one).
+    -- truncated); then the trash_times rows of all of them (any of them may have been a top of
+    -- its own once: deleted, its log row truncated, then moved under another trashed node).
     foreach v_id in array v_sub loop
       with n as (delete from treesync.nodes n where n.tree = p_tree and n.id = v_id returning 1),
            f as (delete from treesync.fields f where f.tree = p_tree and f.node = v_id returning 1),
@@ -1321,7 +1322,7 @@ begin
   v_from := least(coalesce(v_del_seen + 1, p_first), p_first);
 
   -- The older operations (before the batch) that the deletes may be concurrent with: those on
-  -- the nodes of the deleted subtrees, when the subtrees are smaller than the window (000007).
+  -- the nodes of the deleted subtrees, when the subtrees are smaller than the window (see 1. above).
   if v_from < p_first then
     with recursive subtree(id) as (
       select d.id collate "C" from unnest(v_deleted) d(id)
@@ -1358,7 +1359,7 @@ begin
            cross join lateral (select s.* from treesync.ops s
                                 where s.ts = m.ts and (s.tree = p_tree) is true offset 0) o
            where p_late and m.tree = p_tree and m.ts >= v_oldest_move) c
-   -- (a scalar probe of the log's key, 000007)
+   -- (a scalar probe of the log's key: an `exists` here could be planned as a hash of the tree's whole log)
    where c.type = 'set'
       or (c.parent <> 'TRASH'
           and coalesce((select m.applied from treesync.moves m where m.tree = p_tree and m.ts = c.ts), false));

@@ -417,7 +417,12 @@ function bisect(a: string | null, b: string | null, n: number): string[] | null 
   if (n === 0) return [];
   const mid = findBetween(a, b);
   if (mid === null) return null;
-  const left = bisect(a, mid, Math.floor((n - 1) / 2));
+  // Half the rest on each side of mid, unless one side has no room at all (mid can be b
+  // without its trailing spaces: nothing lies between them), then all of it on the other.
+  const roomBelow = n === 1 || findBetween(a, mid) !== null;
+  const roomAbove = n === 1 || findBetween(mid, b) !== null;
+  const below = !roomAbove ? n - 1 : !roomBelow ? 0 : Math.floor((n - 1) / 2);
+  const left = bisect(a, mid, below);
   const right = left === null ? null : bisect(mid, b, n - 1 - left.length);
   return left === null || right === null ? null : [...left, mid, ...right];
 }

@@ -162,6 +162,15 @@ describe('keyBetween', () => {
     },
   );
 
+  test('keysBetween below a key that ends in spaces puts every key below its trimmed form', () => {
+    // Found by the property above (seed -1407963155): the first key between null and 'Z0 ' is
+    // 'Z0', above which nothing lies below 'Z0 '; the other key must go below 'Z0'.
+    const keys = keysBetween(null, 'Z0 ', 2);
+    expect(keys).toHaveLength(2);
+    checkedLongest(keys);
+    expect(keys.at(-1)! < 'Z0 ').toBe(true);
+  });
+
   test('keysBetween spreads keys evenly, so inserts among them stay short', () => {
     expect(keysBetween(null, null, 4)).toEqual(['a0', 'aG', 'aW', 'am']);
     expect(keysBetween('a0', 'am', 2)).toEqual(['aG', 'aW']);

@@ -19,17 +19,39 @@
  * - atomic and durable: it is answered only after the commit. If the commit (or the
  *   connection) fails, every push of the group is rejected and nothing of it is stored: each
  *   retries, and duplicates make retries land once.
+ * - its own page: the ops stored by others that its answer carries (`page`), read after the
+ *   commit.
+ *
+ * A group costs few round trips whatever its size: `begin` (with the union's savepoint), one
+ * statement that notes the pushers and merges the union, the union's read-back when its totals
+ * cannot say whose ops are new (merge-union.ts), `commit`, and one statement that reads every
+ * push's page (read-ops.ts), on the group's connection. That read overlaps the next group's
+ * merge: the next group starts as soon as this one is committed.
  */
 import type pg from 'pg';
 import type { Op } from '../../protocol/ops.ts';
 import type { ApplyResult, Pusher } from './apply-ops.ts';
-import { mergeUnion } from './merge-union.ts';
+import { mergeUnion, UNION_SAVEPOINT } from './merge-union.ts';
+import { type Page, type PageRequest, readPages } from './read-ops.ts';
 
-interface Waiting {
+/** What a push asks of the group commit, beyond its ops and who pushes them. */
+export interface PushHooks {
+  /** Throws to refuse the push's result: its share is rolled back and it is rejected. */
+  beforeCommit: (result: ApplyResult) => void;
+  /** The page of stored ops its answer carries, given its result. */
+  page: (result: ApplyResult) => PageRequest;
+}
+
+/** A merged push: its own result, and its page read after the commit. */
+export interface PushAnswer {
+  result: ApplyResult;
+  page: Page;
+}
+
+interface Waiting extends PushHooks {
   ops: Op[];
   pusher: Pusher;
-  beforeCommit: (result: ApplyResult) => void;
-  resolve: (result: ApplyResult) => void;
+  resolve: (answer: PushAnswer) => void;
   reject: (err: unknown) => void;
 }
 
@@ -52,12 +74,12 @@ export class GroupCommit {
     if (!Number.isSafeInteger(maxValueBytes)) throw new Error(`maxValueBytes ${maxValueBytes} is not an integer`);
   }
 
-  /** Merges `ops` into `tree` , grouped with other pushes of the
-   * same tree that are waiting. */
-  apply(tree: string, ops: Op[], pusher: Pusher, beforeCommit: (result: ApplyResult) => void = () => {}): Promise<ApplyResult> {
+  /** Merges `ops` into `tree`, grouped with other pushes of the same tree that are waiting;
+   * answers the push's result and page once committed. */
+  apply(tree: string, ops: Op[], pusher: Pusher, hooks: PushHooks): Promise<PushAnswer> {
     return new Promise((resolve, reject) => {
       const queue = this.queues.get(tree);
-      const push = { ops, pusher, beforeCommit, resolve, reject };
+      const push = { ops, pusher, ...hooks, resolve, reject };
       if (queue) {
         queue.push(push);
         return;
@@ -85,35 +107,86 @@ export class GroupCommit {
     }
   }
 
+  /** Merges and commits `group`, then leaves its answers to `answer` (not awaited: the next
+   * group need not wait for this one's pages). */
   private async merge(tree: string, group: Waiting[]): Promise<void> {
     let outcomes: Outcome[];
+    let way: 'alone' | 'union' | 'each' = 'alone';
     let client: pg.PoolClient | undefined;
-    let broken: Error | undefined;
     try {
       client = await this.pool.connect();
-      await client.query(`begin; set local treesync.max_value_bytes = ${this.maxValueBytes}`);
-      const union = group.length > 1 ? await mergeUnion(client, tree, group) : undefined;
-      outcomes = union ? union.map((result) => ({ ok: true, result })) : await mergeEach(client, tree, group);
+      const several = group.length > 1;
+      await client.query(`begin; set local treesync.max_value_bytes = ${this.maxValueBytes}${several ? `; ${UNION_SAVEPOINT}` : ''}`);
+      if (several) {
+        const union = await mergeUnion(client, tree, group);
+        way = union ? 'union' : 'each';
+        outcomes = union ? union.map((result) => ({ ok: true, result })) : await mergeEach(client, tree, group);
+      } else {
+        // Alone, a failure is the push's own: the transaction is rolled back (below).
+        const push = group[0]!;
+        const result = await applyPush(client, tree, push);
+        push.beforeCommit(result);
+        outcomes = [{ ok: true, result }];
+      }
       await client.query('commit');
-      this.counted(group.length === 1 ? 'alone' : union ? 'union' : 'each');
+      this.counted(way);
     } catch (err) {
       // The transaction (or the connection) failed: nothing of the group is stored.
+      let broken: Error | undefined;
       await client?.query('rollback').catch((e: Error) => (broken = e));
-      for (const push of group) push.reject(err);
-      return;
-    } finally {
       // A connection whose rollback failed is in an unknown state: do not pool it again.
       client?.release(broken);
+      for (const push of group) push.reject(err);
+      return;
     }
+    void this.answer(client, tree, group, outcomes);
+  }
+
+  /** Rejects the pushes that failed; reads the pages of those merged, in one statement on the
+   * group's connection, and answers them. */
+  private async answer(client: pg.PoolClient, tree: string, group: Waiting[], outcomes: Outcome[]): Promise<void> {
+    const merged: Array<{ push: Waiting; result: ApplyResult }> = [];
     group.forEach((push, i) => {
       const outcome = outcomes[i]!;
-      if (outcome.ok) push.resolve(outcome.result);
+      if (outcome.ok) merged.push({ push, result: outcome.result });
       else push.reject(outcome.err);
     });
+    let pages: Page[];
+    try {
+      pages = merged.length === 0 ? [] : await readPages(client, tree, merged.map(({ push, result }) => push.page(result)));
+    } catch (err) {
+      // Stored, but unanswered: each retries, and its ops land once (duplicates).
+      client.release(err as Error);
+      for (const { push } of merged) push.reject(err);
+      return;
+    }
+    client.release();
+    merged.forEach(({ push, result }, i) => push.resolve({ result, page: pages[i]! }));
   }
 }
 
 type Outcome = { ok: true; result: ApplyResult } | { ok: false; err: unknown };
+
+/** Notes the pusher and merges its ops (apply_ops with its `seen`), in the caller's
+ * transaction. */
+async function applyPush(client: pg.PoolClient, tree: string, push: Waiting): Promise<ApplyResult> {
+  const { rows } = await client.query<{ result: Record<string, number | null> }>(
+    // The ops go as text (the apply_ops(text, text, bigint) overload, sql/000005): a
+    // document the database cannot parse is then TS001, not a failed cast outside the
+    // function. The push's `seen` is what its ops had seen unless they say (restores).
+    'select treesync.note_replica($1, $3, $4, $5), treesync.apply_ops($1, $2::text, $6::bigint) as result',
+    [tree, JSON.stringify(push.ops), push.pusher.replica, push.pusher.floor, push.pusher.subject, push.pusher.seen],
+  );
+  const r = rows[0]!.result;
+  return {
+    seq: Number(r.seq),
+    accepted: Number(r.accepted),
+    duplicates: Number(r.duplicates),
+    undone: Number(r.undone),
+    skipped: Number(r.skipped),
+    restored: Number(r.restored),
+  };
+}
 
 /** Merges the pushes one after the other, each in a savepoint of its own, in the caller's
  * transaction. */
@@ -122,22 +195,7 @@ async function mergeEach(client: pg.PoolClient, tree: string, group: Waiting[]):
   for (const push of group) {
     await client.query('savepoint push');
     try {
-      const { rows } = await client.query<{ result: Record<string, number | null> }>(
-        // The ops go as text (the apply_ops(text, text, bigint) overload, sql/000005): a
-        // document the database cannot parse is then TS001, not a failed cast outside the
-        // function. The push's `seen` is what its ops had seen unless they say (restores).
-        'select treesync.note_replica($1, $3, $4, $5), treesync.apply_ops($1, $2::text, $6::bigint) as result',
-        [tree, JSON.stringify(push.ops), push.pusher.replica, push.pusher.floor, push.pusher.subject, push.pusher.seen],
-      );
-      const r = rows[0]!.result;
-      const result: ApplyResult = {
-        seq: Number(r.seq),
-        accepted: Number(r.accepted),
-        duplicates: Number(r.duplicates),
-        undone: Number(r.undone),
-        skipped: Number(r.skipped),
-        restored: Number(r.restored),
-      };
+      const result = await applyPush(client, tree, push);
       push.beforeCommit(result);
       await client.query('release savepoint push');
       outcomes.push({ ok: true, result });

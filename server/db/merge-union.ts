@@ -33,14 +33,17 @@ export interface Member {
   beforeCommit: (result: ApplyResult) => void;
 }
 
-/** Merges `group` as one batch inside the caller's transaction; answers each member's
- * result, in order, or undefined after rolling the union back (then merge them one by one). */
+/** Sets the savepoint the union is rolled back to when it fails; the caller runs it in the
+ * round trip that begins its transaction, right before `mergeUnion`. */
+export const UNION_SAVEPOINT = 'savepoint union_of_pushes';
+
+/** Merges `group` as one batch inside the caller's transaction, just after UNION_SAVEPOINT;
+ * answers each member's result, in order, or undefined after rolling the union back (then
+ * merge them one by one). On success the savepoint is left to the commit, which follows. */
 export async function mergeUnion(client: pg.PoolClient, tree: string, group: Member[]): Promise<ApplyResult[] | undefined> {
-  await client.query('savepoint union_of_pushes');
   try {
     const results = await applyUnion(client, tree, group);
     group.forEach((member, i) => member.beforeCommit(results[i]!));
-    await client.query('release savepoint union_of_pushes');
     return results;
   } catch {
     // (When the connection itself is gone, this throws, and the caller's transaction fails.)
@@ -50,17 +53,23 @@ export async function mergeUnion(client: pg.PoolClient, tree: string, group: Mem
 }
 
 async function applyUnion(client: pg.PoolClient, tree: string, group: Member[]): Promise<ApplyResult[]> {
-  await client.query(
-    `select count(treesync.note_replica($1, p.replica, p.floor, p.subject))
-       from unnest($2::text[], $3::text[], $4::text[]) with ordinality as p(replica, floor, subject, i)`,
-    [tree, group.map((m) => m.pusher.replica), group.map((m) => m.pusher.floor), group.map((m) => m.pusher.subject)],
-  );
   const union = group.flatMap((m) => m.ops.map((op) => (op.seen === undefined ? { ...op, seen: m.pusher.seen } : op)));
   const least = Math.min(...group.map((m) => m.pusher.seen));
   const { rows } = await client.query<{ result: Record<string, number | null> }>(
-    // As a single push (group-commit.ts): the text overload, so bad JSON is TS001.
-    'select treesync.apply_ops($1, $2::text, $3::bigint) as result',
-    [tree, JSON.stringify(union), least],
+    // Every pusher is noted first: the aggregate over them is complete before the merge it
+    // feeds is called. As a single push (group-commit.ts): the text overload, so bad JSON is
+    // TS001.
+    `select treesync.apply_ops($1, $5::text, $6::bigint) as result
+       from (select count(treesync.note_replica($1, p.replica, p.floor, p.subject)) as noted
+               from unnest($2::text[], $3::text[], $4::text[]) as p(replica, floor, subject)) n`,
+    [
+      tree,
+      group.map((m) => m.pusher.replica),
+      group.map((m) => m.pusher.floor),
+      group.map((m) => m.pusher.subject),
+      JSON.stringify(union),
+      least,
+    ],
   );
   const r = rows[0]!.result;
   const total = { seq: Number(r.seq), accepted: Number(r.accepted), duplicates: Number(r.duplicates), skipped: Number(r.skipped) };

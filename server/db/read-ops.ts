@@ -1,13 +1,18 @@
 /**
- * Pages of stored operations, in seq order, for pulls and for what a push answers.
+ * Pages of stored operations, in seq order, for pulls and for what pushes answer.
  *
  * Never skipping an operation: seqs are handed out under the tree's row lock, held until
  * commit, so they become visible in seq order: a snapshot that sees seq N+1 sees N. One
- * statement reads the tree's seq and the page from one snapshot, so the page ends where the
+ * statement reads the tree's seq and the pages from one snapshot, so a page ends where the
  * seq it reports says.
+ *
+ * Several pages in one statement: the pushes merged in one transaction (group-commit.ts) each
+ * answer the ops after their own `seen`, mostly the same ones. They are read once, each op is
+ * made into its JSON text once, and every answer splices in the texts it needs
+ * (http/json-with-ops.ts): no per-op objects, and no op parsed and serialised again per
+ * answer. A value goes out as Postgres' text of its jsonb, never parsed in Node.
  */
 import type pg from 'pg';
-import type { Json, StoredOp } from '../../protocol/ops.ts';
 import { treeNotFound } from './trees.ts';
 
 export interface PageRequest {
@@ -22,6 +27,12 @@ export interface PageRequest {
   maxBytes: number;
 }
 
+/** A stored op (protocol `StoredOp`) as its JSON text, ready to be spliced into an answer. */
+export interface OpJson {
+  seq: number;
+  json: string;
+}
+
 export interface Page {
   /** The tree's seq in the snapshot the page was read from. */
   treeSeq: number;
@@ -30,7 +41,7 @@ export interface Page {
   keptSeq: number;
   /** The tree's stability frontier, or null when it has none. */
   frontier: string | null;
-  ops: StoredOp[];
+  ops: OpJson[];
   /** Ops remain after the page (up to `upTo`, or the tree's seq). */
   more: boolean;
 }
@@ -46,46 +57,94 @@ interface Row {
   parent: string | null;
   pos: string | null;
   key: string | null;
-  value: Json;
+  /** The jsonb value as Postgres prints it (valid JSON). */
+  value: string | null;
 }
 
 /** Bytes an op takes on the wire beyond its value, roughly (its ids, ts, keys, punctuation). */
 const OP_OVERHEAD_BYTES = 160;
 
-export async function readOps(pool: pg.Pool, tree: string, req: PageRequest): Promise<Page> {
-  const { rows } = await pool.query<Row>(
+export async function readOps(db: pg.Pool | pg.PoolClient, tree: string, req: PageRequest): Promise<Page> {
+  return (await readPages(db, tree, [req]))[0]!;
+}
+
+/** One page per request, all from one snapshot. */
+export async function readPages(db: pg.Pool | pg.PoolClient, tree: string, reqs: readonly PageRequest[]): Promise<Page[]> {
+  // Above kept_seq every seq has its op (truncation and purges only remove a prefix), so a
+  // page of at most `limit` ops lies within seqs `after+1 .. after+limit`: read the union of
+  // those ranges, each seq once, one index probe per range.
+  const ranges = mergeRanges(reqs.map((r) => [r.after, Math.min(r.upTo ?? Infinity, r.after + r.limit)] as const));
+  const { rows } = await db.query<Row>(
     `select t.seq as tree_seq, t.kept_seq, fr.frontier, p.seq, p.ts, p.type, p.node, p.parent, p.pos, p.key, p.value
        from treesync.trees t
        cross join lateral (select treesync.frontier(t.id) as frontier offset 0) fr
        left join lateral (
-         select w.* from (
-           select o.*,
-                  row_number() over w as n,
-                  sum(coalesce(octet_length(o.value::text), 0) + $5) over w as bytes
-             from (select o.seq, o.ts, o.type, o.node, o.parent, o.pos, o.key, o.value
-                     from treesync.ops o
-                    where o.tree = t.id and o.seq > $2 and o.seq <= least(t.seq, $3)
-                    order by o.seq
-                    limit $4) o
-           window w as (order by o.seq)
-         ) w
-         where w.n = 1 or w.bytes <= $6
+         select o.seq, o.ts, o.type, o.node, o.parent, o.pos, o.key, o.value::text as value
+           from unnest($2::bigint[], $3::bigint[]) as r(after, up_to)
+           cross join lateral (select o.* from treesync.ops o
+                                where o.tree = t.id and o.seq > r.after and o.seq <= least(t.seq, r.up_to)
+                                offset 0) o
        ) p on true
       where t.id = $1
       order by p.seq`,
-    [tree, req.after, req.upTo ?? null, req.limit, OP_OVERHEAD_BYTES, req.maxBytes],
+    [tree, ranges.map((r) => r[0]), ranges.map((r) => r[1])],
   );
   if (rows.length === 0) throw treeNotFound(tree);
-  const treeSeq = Number(rows[0]!.tree_seq);
-  const ops = rows.filter((r) => r.seq !== null).map(toStoredOp);
-  const end = Math.min(treeSeq, req.upTo ?? treeSeq);
-  const last = ops.at(-1)?.seq ?? req.after;
-  return { treeSeq, keptSeq: Number(rows[0]!.kept_seq), frontier: rows[0]!.frontier, ops, more: last < end };
+  const head = rows[0]!;
+  const treeSeq = Number(head.tree_seq);
+  const ops = head.seq === null ? [] : rows.map(toOpJson);
+  return reqs.map((req) => page(req, ops, treeSeq, Number(head.kept_seq), head.frontier));
 }
 
-function toStoredOp(r: Row): StoredOp {
+/** The page of `req` out of the ops read for all requests (in seq order). */
+function page(req: PageRequest, ops: readonly (OpJson & { bytes: number })[], treeSeq: number, keptSeq: number, frontier: string | null): Page {
+  const end = Math.min(treeSeq, req.upTo ?? treeSeq);
+  const taken: OpJson[] = [];
+  let bytes = 0;
+  for (let i = firstAfter(ops, req.after); i < ops.length && taken.length < req.limit; i++) {
+    const op = ops[i]!;
+    if (op.seq > end) break;
+    bytes += op.bytes;
+    if (taken.length > 0 && bytes > req.maxBytes) break;
+    taken.push(op);
+  }
+  const last = taken.at(-1)?.seq ?? req.after;
+  return { treeSeq, keptSeq, frontier, ops: taken, more: last < end };
+}
+
+/** The index of the first op with a seq above `after` (binary search). */
+function firstAfter(ops: readonly OpJson[], after: number): number {
+  let lo = 0;
+  let hi = ops.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ops[mid]!.seq <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Ranges of seqs `after+1 .. upTo`, merged where they overlap or touch, in order (the query
+ * bounds each by the tree's seq). */
+function mergeRanges(ranges: ReadonlyArray<readonly [number, number]>): Array<[number, number]> {
+  const merged: Array<[number, number]> = [];
+  for (const [after, upTo] of [...ranges].sort((a, b) => a[0] - b[0])) {
+    if (upTo <= after) continue;
+    const last = merged.at(-1);
+    if (last && after <= last[1]) last[1] = Math.max(last[1], upTo);
+    else merged.push([after, upTo]);
+  }
+  return merged;
+}
+
+/** The op as the protocol's `StoredOp`, in its field order; its size as the page counts it
+ * (the value's bytes as Postgres prints it, and the overhead). */
+function toOpJson(r: Row): OpJson & { bytes: number } {
   const seq = Number(r.seq);
-  return r.type === 'move'
-    ? { seq, ts: r.ts, type: 'move', node: r.node, parent: r.parent!, pos: r.pos! }
-    : { seq, ts: r.ts, type: 'set', node: r.node, key: r.key!, value: r.value };
+  const head = `{"seq":${seq},"ts":${JSON.stringify(r.ts)},"type":"${r.type}","node":${JSON.stringify(r.node)}`;
+  const json =
+    r.type === 'move'
+      ? `${head},"parent":${JSON.stringify(r.parent)},"pos":${JSON.stringify(r.pos)}}`
+      : `${head},"key":${JSON.stringify(r.key)},"value":${r.value}}`;
+  return { seq, json, bytes: (r.value === null ? 0 : Buffer.byteLength(r.value)) + OP_OVERHEAD_BYTES };
 }

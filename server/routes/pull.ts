@@ -12,7 +12,10 @@ import { pullQuerySchema, type PullResponse } from '../../protocol/pull.ts';
 import { allow } from '../auth.ts';
 import { readOps } from '../db/read-ops.ts';
 import type { AppDeps, AppEnv } from '../deps.ts';
+import { jsonWithOps } from '../http/json-with-ops.ts';
 import { parse } from '../http/read-body.ts';
+
+type PullPage = Extract<PullResponse, { ops: unknown[] }>;
 
 export function pullRoutes(deps: AppDeps): Hono<AppEnv> {
   const { config, pool } = deps;
@@ -38,11 +41,8 @@ export function pullRoutes(deps: AppDeps): Hono<AppEnv> {
     }
     // Read after noting, so the answer's frontier counts this replica's floor.
     const page = await readOps(pool, tree, { after: since, limit, maxBytes: config.pullMaxBytes });
-    const answer: PullResponse =
-      since > page.treeSeq || since < page.keptSeq
-        ? { reset: true, seq: page.treeSeq }
-        : { seq: page.treeSeq, ops: page.ops, more: page.more, frontier: page.frontier };
-    return c.json(answer);
+    if (since > page.treeSeq || since < page.keptSeq) return c.json({ reset: true, seq: page.treeSeq } satisfies PullResponse);
+    return jsonWithOps<PullPage>(c, { seq: page.treeSeq, ops: page.ops, more: page.more, frontier: page.frontier });
   });
 
   return app;

@@ -18,17 +18,18 @@
  * The answer's `ops` are those stored after `seen` by others: seqs `seen+1 .. base`, where
  * `base` is the seq the tree had when this push took the tree's lock (its own ops are
  * `base+1 .. seq`, and the replica has them). Those were all committed before this push could
- * take the lock, so they are read after the commit, without holding the lock longer.
+ * take the lock, so they are read after the commit, without holding the lock longer: by the
+ * group commit, for every push of the group in one statement (group-commit.ts).
  */
 import { Hono } from 'hono';
 import { TreesyncError } from '../../protocol/errors.ts';
 import { pushRequestSchema, type PushResponse } from '../../protocol/push.ts';
 import { allow } from '../auth.ts';
 import { GroupCommit } from '../db/group-commit.ts';
-import { readOps } from '../db/read-ops.ts';
 import { keptSeq } from '../db/trees.ts';
 import type { AppDeps, AppEnv } from '../deps.ts';
 import { checkPush } from '../http/check-push.ts';
+import { jsonWithOps } from '../http/json-with-ops.ts';
 import { parse, readJson } from '../http/read-body.ts';
 
 export function pushRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -61,30 +62,29 @@ export function pushRoutes(deps: AppDeps): Hono<AppEnv> {
     }
 
     const pusher = { replica: push.replica, floor: push.floor, seen: push.seen, subject: c.get('principal').sub };
-    const result = await pushes.apply(tree, push.ops, pusher, (r) => {
-      // `base`, the seq before this batch, is at least every seq a replica can have seen.
-      const base = r.seq - r.accepted;
-      if (push.seen > base) {
-        throw new TreesyncError(
-          'reset_required',
-          `seen ${push.seen} is ahead of the tree's seq ${base}: bootstrap again from a snapshot`,
-          { seq: base },
-        );
-      }
+    const { result, page: read } = await pushes.apply(tree, push.ops, pusher, {
+      beforeCommit: (r) => {
+        // `base`, the seq before this batch, is at least every seq a replica can have seen.
+        const base = r.seq - r.accepted;
+        if (push.seen > base) {
+          throw new TreesyncError(
+            'reset_required',
+            `seen ${push.seen} is ahead of the tree's seq ${base}: bootstrap again from a snapshot`,
+            { seq: base },
+          );
+        }
+      },
+      // Read even when there is nothing to send: the answer carries the frontier.
+      page: (r) => {
+        const base = r.seq - r.accepted;
+        return { after: push.seen, upTo: base, limit: push.seen < base ? config.pullLimit : 1, maxBytes: config.pullMaxBytes };
+      },
     });
     metrics.opsMerged.inc({}, result.accepted);
     metrics.opsDuplicate.inc({}, result.duplicates);
 
-    const base = result.seq - result.accepted;
-    // Read even when there is nothing to send: the answer carries the frontier.
-    const read = await readOps(pool, tree, {
-      after: push.seen,
-      upTo: base,
-      limit: push.seen < base ? config.pullLimit : 1,
-      maxBytes: config.pullMaxBytes,
-    });
     const page = push.seen < read.keptSeq ? { ops: [], more: true } : read;
-    const answer: PushResponse = {
+    return jsonWithOps<PushResponse>(c, {
       seq: result.seq,
       accepted: result.accepted,
       duplicates: result.duplicates,
@@ -93,8 +93,7 @@ export function pushRoutes(deps: AppDeps): Hono<AppEnv> {
       more: page.more,
       now: clock.now(),
       frontier: read.frontier,
-    };
-    return c.json(answer);
+    });
   });
 
   return app;

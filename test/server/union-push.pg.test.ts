@@ -109,6 +109,19 @@ test('a group merged as one batch: each pusher gets its own seqs and counts; the
   expect(ranges.sort((x, y) => x - y)).toEqual(Array.from({ length: 82 }, (_, k) => k + 2));
   expect(stored.rows.length).toBe(83);
 
+  // Each answer carries every op stored after its `seen` (1) and before its own (read for the
+  // whole group in one statement), as stored: seqs 2 .. seq - accepted.
+  const rows = await db.query<{ seq: string; ts: string; type: string; node: string; parent: string | null; pos: string | null; key: string | null; value: unknown }>(
+    'select seq, ts, type, node, parent, pos, key, value from treesync.ops where tree = $1 order by seq', ['union'],
+  );
+  const asStored = rows.rows.map((r) => r.type === 'move'
+    ? { seq: Number(r.seq), ts: r.ts, type: 'move', node: r.node, parent: r.parent, pos: r.pos }
+    : { seq: Number(r.seq), ts: r.ts, type: 'set', node: r.node, key: r.key, value: r.value });
+  parsed.forEach((a, i) => {
+    expect({ ops: a.ops, more: a.more }, pushes[i]!.replica).toEqual({ ops: asStored.slice(1, a.seq - a.accepted), more: false });
+  });
+  expect(parsed.some((a) => a.ops.some((op) => op.type === 'set' && op.value === 'three'))).toBe(true);
+
   const state = stateResponseSchema.parse((await server.call('GET', '/v1/trees/union/state', { token })).body);
   expect({ nodes: state.nodes, fields: state.values }).toEqual(replay([seed, ...pushes.flatMap((p) => p.ops)]));
 });

@@ -22,7 +22,8 @@
  * - its own page: the ops stored by others that its answer carries (`page`), read after the
  *   commit.
  *
- * A group costs few round trips whatever its size: `begin` (with the union's savepoint), one
+ * A group costs few round trips whatever its size: `begin` (with the union's savepoint and the
+ * tree's kept_seq, which admits the pushes: `admit`), one
  * statement that notes the pushers and merges the union, the union's read-back when its totals
  * cannot say whose ops are new (merge-union.ts), `commit`, and one statement that reads every
  * push's page (read-ops.ts), on the group's connection. That read overlaps the next group's
@@ -36,6 +37,9 @@ import { type Page, type PageRequest, readPages } from './read-ops.ts';
 
 /** What a push asks of the group commit, beyond its ops and who pushes them. */
 export interface PushHooks {
+  /** Throws to refuse the push before anything of it is stored, given the tree's kept_seq
+   * (sql/000006) as the group's transaction reads it before merging. */
+  admit: (keptSeq: number) => void;
   /** Throws to refuse the push's result: its share is rolled back and it is rejected. */
   beforeCommit: (result: ApplyResult) => void;
   /** The page of stored ops its answer carries, given its result. */
@@ -109,27 +113,37 @@ export class GroupCommit {
 
   /** Merges and commits `group`, then leaves its answers to `answer` (not awaited: the next
    * group need not wait for this one's pages). */
-  private async merge(tree: string, group: Waiting[]): Promise<void> {
+  private async merge(tree: string, queued: Waiting[]): Promise<void> {
+    let group = queued;
     let outcomes: Outcome[];
     let way: 'alone' | 'union' | 'each' = 'alone';
     let client: pg.PoolClient | undefined;
     try {
       client = await this.pool.connect();
-      const several = group.length > 1;
-      await client.query(`begin; set local treesync.max_value_bytes = ${this.maxValueBytes}${several ? `; ${UNION_SAVEPOINT}` : ''}`);
-      if (several) {
+      // One round trip: the transaction, the union's savepoint, and the tree's kept_seq for
+      // the pushes' admission (a statement with no parameters: the tree's id as a literal).
+      const begun = (await client.query(
+        `begin; set local treesync.max_value_bytes = ${this.maxValueBytes}${group.length > 1 ? `; ${UNION_SAVEPOINT}` : ''};
+         select kept_seq from treesync.trees where id = ${client.escapeLiteral(tree)}`,
+      )) as unknown as Array<pg.QueryResult<{ kept_seq: string }>>;
+      const kept = begun.at(-1)!.rows[0]?.kept_seq;
+      // (No such tree: apply_ops says so, to each push.)
+      if (kept !== undefined) group = admitted(group, Number(kept));
+      if (group.length > 1) {
         const union = await mergeUnion(client, tree, group);
         way = union ? 'union' : 'each';
         outcomes = union ? union.map((result) => ({ ok: true, result })) : await mergeEach(client, tree, group);
-      } else {
+      } else if (group.length === 1) {
         // Alone, a failure is the push's own: the transaction is rolled back (below).
         const push = group[0]!;
         const result = await applyPush(client, tree, push);
         push.beforeCommit(result);
         outcomes = [{ ok: true, result }];
+      } else {
+        outcomes = [];
       }
       await client.query('commit');
-      this.counted(way);
+      if (group.length > 0) this.counted(way);
     } catch (err) {
       // The transaction (or the connection) failed: nothing of the group is stored.
       let broken: Error | undefined;
@@ -166,6 +180,20 @@ export class GroupCommit {
 }
 
 type Outcome = { ok: true; result: ApplyResult } | { ok: false; err: unknown };
+
+/** The pushes `admit` lets in, given the tree's kept_seq; the others are rejected with its
+ * error, before anything of theirs is stored. */
+function admitted(group: Waiting[], keptSeq: number): Waiting[] {
+  return group.filter((push) => {
+    try {
+      push.admit(keptSeq);
+      return true;
+    } catch (err) {
+      push.reject(err);
+      return false;
+    }
+  });
+}
 
 /** Notes the pusher and merges its ops (apply_ops with its `seen`), in the caller's
  * transaction. */

@@ -55,10 +55,3 @@ export async function treeInfo(
   if (rows.length === 0) throw treeNotFound(tree);
   return { seq: Number(rows[0]!.seq), nodes: Number(rows[0]!.nodes), deletes: rows[0]!.deletes };
 }
-
-/** The tree's `kept_seq` (sql/000006): positions below it must bootstrap again; undefined when
- * there is no such tree (the caller's next step reports that). */
-export async function keptSeq(pool: pg.Pool, tree: string): Promise<number | undefined> {
-  const { rows } = await pool.query<{ kept_seq: string }>('select kept_seq from treesync.trees where id = $1', [tree]);
-  return rows[0] === undefined ? undefined : Number(rows[0].kept_seq);
-}

@@ -12,6 +12,7 @@
  *
  * A `seen` below what the server keeps (`kept_seq`: truncated or purged, sql/000006) is
  * refused before anything is stored (409 `reset_required`): the operations it lacks are gone.
+ * (Read in the group's transaction, just before the merge: `admit`.)
  * If truncation passes it while the push runs, the answer has no ops and `more`, and the pull
  * that follows answers `reset`.
  *
@@ -26,7 +27,6 @@ import { TreesyncError } from '../../protocol/errors.ts';
 import { pushRequestSchema, type PushResponse } from '../../protocol/push.ts';
 import { allow } from '../auth.ts';
 import { GroupCommit } from '../db/group-commit.ts';
-import { keptSeq } from '../db/trees.ts';
 import type { AppDeps, AppEnv } from '../deps.ts';
 import { checkPush } from '../http/check-push.ts';
 import { jsonWithOps } from '../http/json-with-ops.ts';
@@ -52,17 +52,17 @@ export function pushRoutes(deps: AppDeps): Hono<AppEnv> {
     const push = parse(pushRequestSchema, body);
 
     checkPush(push, clock.now(), config.maxClockSkewMs);
-    const kept = await keptSeq(pool, tree);
-    if (kept !== undefined && push.seen < kept) {
-      throw new TreesyncError(
-        'reset_required',
-        `seen ${push.seen} is below what the server keeps (seq ${kept}): bootstrap again from a snapshot`,
-        { seq: kept },
-      );
-    }
-
     const pusher = { replica: push.replica, floor: push.floor, seen: push.seen, subject: c.get('principal').sub };
     const { result, page: read } = await pushes.apply(tree, push.ops, pusher, {
+      admit: (kept) => {
+        if (push.seen < kept) {
+          throw new TreesyncError(
+            'reset_required',
+            `seen ${push.seen} is below what the server keeps (seq ${kept}): bootstrap again from a snapshot`,
+            { seq: kept },
+          );
+        }
+      },
       beforeCommit: (r) => {
         // `base`, the seq before this batch, is at least every seq a replica can have seen.
         const base = r.seq - r.accepted;

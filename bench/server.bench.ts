@@ -9,11 +9,17 @@
  *       push being sent to each subscriber holding the poke (p50/p99 over all pairs)
  *
  * A real server on a loopback port, with a token, against DATABASE_URL if set, else an
- * embedded Postgres with durable settings (fsync on). Prints a table and writes it to
+ * embedded Postgres with durable settings (fsync on). The push cases' writers run in a process
+ * of their own (push-clients.ts); each case reports the CPU time per 1,000 operations stored of
+ * the server's process, of Postgres (embedded only: its processes' times from /proc) and of
+ * the writers' process: far less disturbed by other load than ops/s. Prints a table and writes it to
  * bench/results/server.md. BENCH_SCALE=0.1 runs a tenth of it. Each push case says how the
  * server's transactions merged its pushes (alone, several as one batch, several one by one);
  * BENCH_PROFILE=1 also prints the Postgres functions that took the time (track_functions).
  */
+import { type ChildProcess, fork } from 'node:child_process';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { sign } from 'hono/jwt';
 import type pg from 'pg';
 import WebSocket from 'ws';
@@ -25,6 +31,8 @@ import { type RunningServer, startServer } from '../server/start-server.ts';
 import { dbUrl, ident, withClient } from '../test/pg/admin.ts';
 import { startCluster } from '../test/pg/cluster.ts';
 import { GrowingTree } from './growing-tree.ts';
+import { postgresCpuMs } from './process-cpu.ts';
+import type { ClientsResult, ClientsRun } from './push-clients.ts';
 import { machine, postgres, type ResultRow, writeResults } from './report.ts';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -40,6 +48,7 @@ async function main() {
   const url = dbUrl(cluster.url, name);
   const rows: ResultRow[] = [];
   let server: RunningServer | undefined;
+  let writers: ClientsProcess | undefined;
   try {
     await withClient(url, (c) => migrate(c));
     // BENCH_PROFILE=1: Postgres times its functions, printed after each push case.
@@ -62,13 +71,17 @@ async function main() {
       [8, 100, n(40_000)],
       [32, 100, n(40_000)],
     ];
+    writers = new ClientsProcess();
+    // Warm-up, not reported: else the first case pays for compiling the server's code.
+    await throughput(writers, server.url, token, 4, 250, n(4_000), { label: 'warm-up' });
     for (const [clients, batch, total, opts] of cases) {
       if (PROFILE) await withClient(url, (c) => c.query('select pg_stat_reset()'));
-      rows.push(await throughput(server.url, token, clients, batch, total, opts));
+      rows.push(await throughput(writers, server.url, token, clients, batch, total, opts));
       if (PROFILE) await withClient(url, profile);
     }
     rows.push(await pokeLatency(server.url, token, 100, n(300)));
   } finally {
+    writers?.stop();
     await server?.close();
     await withClient(cluster.url, (c) => c.query(`drop database if exists ${ident(name)} with (force)`));
     await cluster.stop();
@@ -87,20 +100,42 @@ async function call(base: string, token: string, method: string, path: string, b
   return json;
 }
 
+/** The push cases' writers, in a process of their own (push-clients.ts). */
+class ClientsProcess {
+  private readonly child: ChildProcess = fork(fileURLToPath(new URL('./push-clients.ts', import.meta.url)), {
+    execArgv: ['--import', 'tsx'],
+  });
+
+  run(job: ClientsRun): Promise<ClientsResult> {
+    return new Promise((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`the clients' process exited (${code})`));
+      this.child.once('exit', onExit);
+      this.child.once('message', (msg: { ok: true; result: ClientsResult } | { ok: false; error: string }) => {
+        this.child.off('exit', onExit);
+        if (msg.ok) resolve(msg.result);
+        else reject(new Error(`in the clients' process: ${msg.error}`));
+      });
+      this.child.send(job);
+    });
+  }
+
+  stop(): void {
+    this.child.kill();
+  }
+}
+
 /** `clients` replicas push `total` operations between them into one new tree, in batches. */
 async function throughput(
+  writers: ClientsProcess,
   base: string,
   token: string,
   clients: number,
   batch: number,
   total: number,
-  opts: { createOnly?: boolean } = {},
+  opts: { createOnly?: boolean; label?: string } = {},
 ): Promise<ResultRow> {
-  const tree = `push-${clients}${opts.createOnly ? '-create' : ''}`;
+  const tree = opts.label ?? `push-${clients}${opts.createOnly ? '-create' : ''}`;
   await call(base, token, 'PUT', `/v1/trees/${tree}`);
-  const perClient = Math.ceil(total / clients);
-  const latencies: number[] = [];
-  let stored = 0;
   // Each replica first says who it is and the oldest ts it may send, as a client does when it
   // bootstraps: else the stability frontier could pass a replica that has not pushed yet.
   await Promise.all(
@@ -109,38 +144,22 @@ async function throughput(
     ),
   );
   const groupsBefore = await pushGroupCounts(base);
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: clients }, async (_, c) => {
-      // Real-time clocks: concurrent batches overlap in time, so some arrive late and redo.
-      const replica = new GrowingTree(`r${c}`, c + 1, 0, 'realtime');
-      let seen = 0;
-      for (let done = 0; done < perClient; done += batch) {
-        const ops = replica.moves(Math.min(batch, perClient - done), opts);
-        const t0 = performance.now();
-        const answer = await call(base, token, 'POST', `/v1/trees/${tree}/push`, {
-          replica: replica.replica,
-          seen,
-          floor: ops[0]!.ts,
-          ops,
-        });
-        latencies.push(performance.now() - t0);
-        stored += answer.accepted as number;
-        // What the replica has applied now: the page it was sent, and its own ops only when
-        // the page was the last (protocol/push.ts). It never pulls: the next push's answer
-        // brings the next page.
-        const page = answer.ops as Array<{ seq: number }>;
-        seen = answer.more ? page.at(-1)!.seq : (answer.seq as number);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
+  const serverCpu = process.cpuUsage();
+  const pgCpu = postgresCpuMs();
+  const run = await writers.run({ base, token, tree, clients, batch, total, createOnly: opts.createOnly ?? false });
+  const serverUsed = process.cpuUsage(serverCpu);
+  const pgUsed = pgCpu === undefined ? undefined : postgresCpuMs()! - pgCpu;
+  const { stored, latencies, seconds } = run;
   const groups = await pushGroups(base, groupsBefore);
-  progress(`(a) ${clients} client(s): ${stored} ops in ${seconds.toFixed(2)} s; ${groups}`);
+  const perK = (ms: number) => `${((ms * 1000) / stored).toFixed(1)} ms`;
+  const cpu =
+    `CPU per 1,000 ops: server ${perK((serverUsed.user + serverUsed.system) / 1000)}, ` +
+    `${pgUsed === undefined ? '' : `Postgres ${perK(pgUsed)}, `}clients ${perK(run.cpuMs)}`;
+  progress(`${opts.label ?? '(a)'} ${clients} client(s): ${stored} ops in ${seconds.toFixed(2)} s; ${cpu}; ${groups}`);
   return {
     case: `(a) push, ${clients} client${clients > 1 ? 's' : ''}, batches of ${batch.toLocaleString('en-US')}, one tree${opts.createOnly ? ', creations only' : ''}`,
     figure: `${Math.round(stored / seconds).toLocaleString('en-US')} ops/s`,
-    detail: `${stored.toLocaleString('en-US')} ops in ${seconds.toFixed(2)} s; per push p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}; ${groups}`,
+    detail: `${stored.toLocaleString('en-US')} ops in ${seconds.toFixed(2)} s; per push p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}; ${cpu}; ${groups}`,
   };
 }
 
@@ -229,7 +248,7 @@ function progress(msg: string) {
 async function report(rows: ResultRow[], kind: string) {
   const scale = SCALE !== 1 ? ` Scale ${SCALE}.` : '';
   await writeResults('server', [
-    `Machine: ${machine()}. Postgres: ${postgres(kind)}. Server and clients in one process, over loopback.${scale}`,
+    `Machine: ${machine()}. Postgres: ${postgres(kind)}. Server in one process, the push cases' clients in another, over loopback; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(', ')}.${scale}`,
     '',
     'Targets (issues 3 and 6): a single client pushing 1,000-operation batches ≥ 20,000 ops/s; 32 clients pushing batches of 100 to one tree ≥ 15,000 ops/s in all with p99 ≤ 500 ms per push; push-to-poke p99 ≤ 50 ms.',
   ], rows);

@@ -23,11 +23,11 @@
  *   commit.
  *
  * A group costs few round trips whatever its size: `begin` (with the union's savepoint and the
- * tree's kept_seq, which admits the pushes: `admit`), one
- * statement that notes the pushers and merges the union, the union's read-back when its totals
- * cannot say whose ops are new (merge-union.ts), `commit`, and one statement that reads every
- * push's page (read-ops.ts), on the group's connection. That read overlaps the next group's
- * merge: the next group starts as soon as this one is committed.
+ * tree's kept_seq, which admits the pushes: `admit`), one statement that notes the pushers and
+ * merges the union, the union's read-back when its totals cannot say whose ops are new
+ * (merge-union.ts), `commit`, and one statement that reads every push's page (read-ops.ts), on
+ * the group's connection. That read overlaps the next group's merge: the next group starts as
+ * soon as this one is committed.
  */
 import type pg from 'pg';
 import type { Op } from '../../protocol/ops.ts';

@@ -103,12 +103,13 @@ async function insertStaged(db: Db, section: keyof typeof COLUMNS, stage: Snapsh
       for (let k = 0; k < n; k++) {
         const v = from + k;
         const kind = kinds[v];
+        // A NULL is not bound: runBound's statements start with every parameter NULL (the
+        // moves' old_parent and old_pos are NULL for every creation: a third of their values).
+        if (kind === NULL) continue;
         const rc =
           kind === TEXT
             ? m._sqlite3_bind_text(stmt, k + 1, arena + offsets[v]!, lengths[v]!, STATIC)
-            : kind === NULL
-              ? m._sqlite3_bind_null(stmt, k + 1)
-              : m._sqlite3_bind_int(stmt, k + 1, offsets[v]!);
+            : m._sqlite3_bind_int(stmt, k + 1, offsets[v]!);
         if (rc !== 0) throw new Error(`SQLite bind failed (${rc})`);
       }
     });

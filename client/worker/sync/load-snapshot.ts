@@ -92,8 +92,9 @@ function insertOf(section: keyof typeof COLUMNS, rows: number): string {
 /** SQLITE_STATIC: the arena's bytes stay put until the statement is reset. */
 const STATIC = 0;
 
-/** Inserts the staged rows (sorted by key) in statements of ROWS_PER_INSERT, then clears the stage. */
-async function insertStaged(db: Db, section: keyof typeof COLUMNS, stage: SnapshotStage): Promise<void> {
+/** Inserts the staged rows (sorted by key) in statements of ROWS_PER_INSERT, then clears the
+ * stage; `between` runs after each statement (a look at the progress clock). */
+async function insertStaged(db: Db, section: keyof typeof COLUMNS, stage: SnapshotStage, between: () => void): Promise<void> {
   const width = COLUMNS[section].length;
   const total = stage.rows;
   for (let first = 0; first < total; first += ROWS_PER_INSERT) {
@@ -115,6 +116,7 @@ async function insertStaged(db: Db, section: keyof typeof COLUMNS, stage: Snapsh
         if (rc !== 0) throw new Error(`SQLite bind failed (${rc})`);
       }
     });
+    between();
   }
   stage.clear();
 }
@@ -159,7 +161,7 @@ export async function loadSnapshot(
           send(false);
           continue;
         }
-        await insertStaged(db, event.section, stage);
+        await insertStaged(db, event.section, stage, due);
         last = event.progress;
         due();
       }

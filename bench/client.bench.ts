@@ -7,7 +7,8 @@
  *    (test/snapshot/synthetic-tree.ts) and served by the snapshot server in a process of its
  *    own over loopback, uncompressed: seconds, rows/s, the CPU time this process used (main
  *    thread + the worker: on a shared machine the part of the wall time that was the client's
- *    own work), the longest gap between progress events, and the peak RSS growth of this
+ *    own work) and that of the server's process and of Postgres (from /proc, on Linux), the
+ *    longest gap between progress events, and the peak RSS growth of this
  *    process (main thread + the worker; the server is elsewhere). Then the
  *    same tree by replaying its 2M operations (the creation moves and the sets, in pull-sized
  *    JSON pages of 10,000 parsed and applied through comlink; no network): the ratio.
@@ -31,6 +32,7 @@ import { startServerProcess } from '../test/snapshot/server-process.ts';
 import { insertSyntheticTree } from '../test/snapshot/synthetic-tree.ts';
 import { GrowingTree } from './growing-tree.ts';
 import { machine, postgres, writeResults, type ResultRow } from './report.ts';
+import { postmasterPid, readCpu } from './snapshot-cpu.ts';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const NODES = Math.max(10, Math.round(1_000_000 * SCALE));
@@ -112,6 +114,9 @@ async function bootstrapCase(rows: ResultRow[]) {
   try {
     const base = server.url(TREE).replace(`/v1/trees/${TREE}/snapshot`, '');
     let seconds = 0;
+    // The server's process and the Postgres cluster (every backend) are measured from /proc:
+    // the whole bootstrap's CPU is theirs and this process's.
+    const roots = { server: server.pid, postgres: postmasterPid(url) };
     const replica = await openLocalReplica();
     try {
       const rss = rssSampler();
@@ -121,6 +126,7 @@ async function bootstrapCase(rows: ResultRow[]) {
       let longestGap = 0;
       rss.start();
       const cpu = process.cpuUsage();
+      const elsewhere = readCpu(roots);
       const started = performance.now();
       lastEvent = started;
       const result = await replica.bootstrap({ url: base, tree: TREE, compression: false }, () => {
@@ -130,14 +136,17 @@ async function bootstrapCase(rows: ResultRow[]) {
       });
       seconds = (performance.now() - started) / 1000;
       const cpuUsed = process.cpuUsage(cpu);
+      const elsewhereAfter = readCpu(roots);
       const peak = rss.stop();
       const count = (await replica.nodes()).length;
       if (count !== NODES + 2) throw new Error(`the replica holds ${count} nodes, not ${NODES + 2}`);
       progress(`bootstrap: ${seconds.toFixed(2)} s`);
+      const cpuOf = (label: string) =>
+        elsewhere && elsewhereAfter && elsewhereAfter.trees[label] !== undefined ? `${(elsewhereAfter.trees[label]! - (elsewhere.trees[label] ?? 0)).toFixed(2)} s` : 'not measured';
       rows.push({
         case: `bootstrap of ${fmt(NODES)} nodes (${fmt(result.rows)} rows, ${fmt(result.bytes / MB, 1)} MB) from the server`,
         figure: `${seconds.toFixed(2)} s`,
-        detail: `${fmt(result.rows / seconds)} rows/s; CPU of this process (main thread + worker) ${((cpuUsed.user + cpuUsed.system) / 1e6).toFixed(2)} s; longest gap between progress events ${fmt(longestGap)} ms; peak RSS growth (main thread + worker) ${fmt((peak - before) / MB)} MB, of which the replica's database ${fmt(result.databaseBytes / MB)} MB (its SQLite module's memory: ${fmt(result.sqliteMemoryBytes / MB)} MB)`,
+        detail: `${fmt(result.rows / seconds)} rows/s; CPU of this process (main thread + worker) ${((cpuUsed.user + cpuUsed.system) / 1e6).toFixed(2)} s, of the server's process ${cpuOf('server')}, of Postgres ${cpuOf('postgres')}; longest gap between progress events ${fmt(longestGap)} ms; peak RSS growth (main thread + worker) ${fmt((peak - before) / MB)} MB, of which the replica's database ${fmt(result.databaseBytes / MB)} MB (its SQLite module's memory: ${fmt(result.sqliteMemoryBytes / MB)} MB)`,
       });
 
     } finally {

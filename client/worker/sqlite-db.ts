@@ -209,7 +209,8 @@ export class Db {
   /**
    * Runs a statement whose values are already in WebAssembly memory (the snapshot's bulk load,
    * sync/load-snapshot.ts): `bind` binds them through the raw exports, then the statement runs
-   * to its end and is reset. No JS string is made or copied per value.
+   * to its end and is reset. No JS string is made or copied per value. Every parameter is NULL
+   * when `bind` is called (its bindings are cleared after each run), so a NULL need not be bound.
    */
   async runBound(sql: string, bind: (m: RawModule, stmt: number) => void): Promise<void> {
     const stmt = await this.statement(sql);

@@ -23,13 +23,17 @@ export const TEXT = 0;
 export const NULL = 1;
 export const INT = 2;
 
-type Column = 'text' | 'nullable' | 'jsonb' | 'bool';
+/** A column's COPY form: numbers, so the decoder's switch compares small integers. */
+const C_TEXT = 0;
+const C_NULLABLE = 1;
+const C_JSONB = 2;
+const C_BOOL = 3;
 
 /** The columns of each section as the replica stores them, in COPY order. */
-const KINDS: { [S in SectionName]: readonly Column[] } = {
-  nodes: ['text', 'nullable', 'text'],
-  fields: ['text', 'text', 'jsonb', 'text'],
-  moves: ['text', 'text', 'text', 'text', 'nullable', 'nullable', 'bool'],
+const KINDS: { [S in SectionName]: Uint8Array } = {
+  nodes: Uint8Array.of(C_TEXT, C_NULLABLE, C_TEXT),
+  fields: Uint8Array.of(C_TEXT, C_TEXT, C_JSONB, C_TEXT),
+  moves: Uint8Array.of(C_TEXT, C_TEXT, C_TEXT, C_TEXT, C_NULLABLE, C_NULLABLE, C_BOOL),
 };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -84,18 +88,18 @@ export class SnapshotStage {
         const start = starts[i]!;
         const len = lens[i]!;
         switch (kinds[i]) {
-          case 'bool':
+          case C_BOOL:
             if (len !== 1) invalid(`a bool field of ${len} bytes`);
             this.kinds[v] = INT;
             this.offsets[v] = b[start] === 0 ? 0 : 1;
             break;
-          case 'jsonb':
+          case C_JSONB:
             if (len < 1) invalid(len < 0 ? 'a NULL where jsonb was expected' : 'an empty jsonb field');
             if (b[start] !== 1) invalid(`jsonb format version ${b[start]}, expected 1`);
             if (isNullJson(b, start + 1, len - 1)) this.kinds[v] = NULL;
             else this.text(v, b, start + 1, len - 1);
             break;
-          case 'nullable':
+          case C_NULLABLE:
             if (len < 0) this.kinds[v] = NULL;
             else this.text(v, b, start, len);
             break;

@@ -433,98 +433,6 @@ AS $function$
    limit 1
 $function$
 
-CREATE OR REPLACE FUNCTION treesync.load_window(p_tree text, p_moves treesync.op[], p_oldest_new text, p_late boolean, OUT ids text[], OUT parents integer[], OUT poss text[], OUT present boolean[], OUT slot jsonb)
- RETURNS record
- LANGUAGE plpgsql
- SET enable_seqscan TO 'off'
- SET enable_bitmapscan TO 'off'
- SET enable_hashjoin TO 'off'
- SET enable_mergejoin TO 'off'
- SET enable_material TO 'off'
-AS $function$
-declare
-  v_named text[];
-  v_walk_from text[];
-  v_more text[];
-  v_map jsonb;
-  v_parent_ids text[];
-  v_stubs text[];
-  v_missing text[];
-  v_loaded integer;
-  -- the named nodes that exist (d_*), the ancestors the walks need (a_*)
-  d_id text[];
-  d_parent text[];
-  d_pos text[];
-  a_id text[] := '{}';
-  a_parent text[] := '{}';
-  a_pos text[] := '{}';
-begin
-  select array_agg(distinct x.id) into v_named
-    from (select m.node as id from unnest(p_moves) m
-          union all select m.parent from unnest(p_moves) m
-          union all select l.node from treesync.moves_after(p_tree, p_oldest_new) l where p_late
-          union all select l.parent from treesync.moves_after(p_tree, p_oldest_new) l where p_late
-          union all select l.old_parent from treesync.moves_after(p_tree, p_oldest_new) l
-                     where p_late and l.old_parent is not null
-         ) x;
-
-  select coalesce(array_agg(n.id), '{}'), coalesce(array_agg(n.parent), '{}'), coalesce(array_agg(n.pos), '{}')
-    into d_id, d_parent, d_pos
-    from treesync.nodes_at(p_tree, v_named) n;
-
-  -- (Membership tests go through jsonb objects keyed by id: a join of two arrays would be a
-  -- nested loop here, where hash joins are off.)
-  if p_late then
-    v_walk_from := v_named;
-  else
-    select jsonb_object_agg(d.id, d.parent) into v_map from unnest(d_id, d_parent) as d(id, parent);
-    select coalesce(array_agg(distinct w.parent), '{}') into v_walk_from
-      from (select m.node, m.parent, count(*) over (partition by m.node) as moves
-              from unnest(p_moves) m) w
-     where w.moves > 1 or (v_map ? w.node and v_map ->> w.node is distinct from w.parent);
-  end if;
-
-  v_more := v_walk_from;
-  while cardinality(v_more) > 0 loop
-    select a_id || coalesce(array_agg(u.id), '{}'), a_parent || coalesce(array_agg(u.parent), '{}'),
-           a_pos || coalesce(array_agg(u.pos), '{}')
-      into a_id, a_parent, a_pos
-      from treesync.ancestors_of(p_tree, v_more) u;
-    exit when p_late;  -- every id the window names started a walk already
-    select jsonb_object_agg(i.id, true) into v_map
-      from (select unnest(a_id) union select unnest(v_walk_from)) i(id);
-    select coalesce(array_agg(x.id), '{}') into v_more
-      from (select m.parent from unnest(p_moves) m where v_map ? m.node
-            except select i from unnest(v_walk_from) i) x(id);
-    v_walk_from := v_walk_from || v_more;
-  end loop;
-
-  -- The loaded nodes, each once; then slots for the ids not loaded: the parents of loaded nodes
-  -- (they exist; their parent is unknown) and the named ids that are not in the tree (new
-  -- nodes, parents that do not exist).
-  select coalesce(array_agg(x.id), '{}'), coalesce(array_agg(x.parent), '{}'), coalesce(array_agg(x.pos), '{}')
-    into ids, v_parent_ids, poss
-    from (select distinct on (l.id) l.id, l.parent, l.pos
-            from (select * from unnest(a_id, a_parent, a_pos) union all select * from unnest(d_id, d_parent, d_pos))
-                 as l(id, parent, pos)
-           order by l.id) x;
-  v_loaded := cardinality(ids);
-  select coalesce(array_agg(x.id), '{}') into v_stubs
-    from (select i from unnest(v_parent_ids) i where i is not null except select i from unnest(ids) i) x(id);
-  select coalesce(array_agg(x.id), '{}') into v_missing
-    from (select i from unnest(v_named) i except select i from unnest(ids) i) x(id);
-  ids := ids || v_stubs || v_missing;
-  select jsonb_object_agg(i.id, i.slot) into slot from unnest(ids) with ordinality as i(id, slot);
-  parents := array(select coalesce((slot ->> p.id)::integer, 0)
-                     from unnest(v_parent_ids) with ordinality as p(id, ord) order by p.ord)
-             || array_fill(-1, array[cardinality(v_stubs)])
-             || array_fill(0, array[cardinality(v_missing)]);
-  poss := poss || array_fill(''::text, array[cardinality(v_stubs) + cardinality(v_missing)]);
-  present := array_fill(true, array[v_loaded + cardinality(v_stubs)])
-             || array_fill(false, array[cardinality(v_missing)]);
-end
-$function$
-
 CREATE OR REPLACE FUNCTION treesync.merge_creations(p_tree text, p_moves treesync.op[])
  RETURNS text
  LANGUAGE plpgsql
@@ -838,27 +746,40 @@ CREATE OR REPLACE FUNCTION treesync.new_ops(p_tree text, p_ops treesync.op[], p_
 AS $function$
 declare
   v_bad record;
+  v_ts text[];
   v_oldest text collate "C";
+  v_increasing boolean;
   v_new treesync.op[];
 begin
-  select o.idx, o.ts, 'is repeated in the batch with other content' as why
-    into v_bad
-    from (select u.idx, u.ts, u.type, u.node, u.parent, u.pos, u.key, u.value,
-                 first_value(u) over (partition by u.ts order by u.idx) as f
-            from unnest(p_ops) u) o
-   where (o.type, o.node, o.parent, o.pos, o.key, o.value)
-         is distinct from ((o.f).type, (o.f).node, (o.f).parent, (o.f).pos, (o.f).key, (o.f).value)
-   order by o.idx
-   limit 1;
-  if found then
-    raise exception using
-      errcode = 'TS002',
-      message = format('operation %s: ts %s %s', v_bad.idx, v_bad.ts, v_bad.why),
-      detail = jsonb_build_object('index', v_bad.idx, 'ts', v_bad.ts)::text;
+  -- One comparison of each ts with the next (in batch order, no sort): all greater means no
+  -- ts is repeated, and the batch is its own list of distinct operations.
+  v_ts := array(select u.ts from unnest(p_ops) u);
+  select coalesce(bool_and(t.a collate "C" < t.b), true) into v_increasing
+    from unnest(v_ts[1:cardinality(v_ts) - 1], v_ts[2:]) as t(a, b);
+
+  if not v_increasing then
+    select o.idx, o.ts, 'is repeated in the batch with other content' as why
+      into v_bad
+      from (select u.idx, u.ts, u.type, u.node, u.parent, u.pos, u.key, u.value,
+                   first_value(u) over (partition by u.ts order by u.idx) as f
+              from unnest(p_ops) u) o
+     where (o.type, o.node, o.parent, o.pos, o.key, o.value)
+           is distinct from ((o.f).type, (o.f).node, (o.f).parent, (o.f).pos, (o.f).key, (o.f).value)
+     order by o.idx
+     limit 1;
+    if found then
+      raise exception using
+        errcode = 'TS002',
+        message = format('operation %s: ts %s %s', v_bad.idx, v_bad.ts, v_bad.why),
+        detail = jsonb_build_object('index', v_bad.idx, 'ts', v_bad.ts)::text;
+    end if;
   end if;
 
-  select min(u.ts) into v_oldest from unnest(p_ops) u;
+  select min(u collate "C") into v_oldest from unnest(v_ts) u;
   if p_newest_stored is null or v_oldest > p_newest_stored collate "C" then
+    if v_increasing then
+      return p_ops;
+    end if;
     select coalesce(array_agg(o order by o.idx), '{}')
       into v_new
       from (select distinct on (u.ts) u.* from unnest(p_ops) u order by u.ts, u.idx) o;
@@ -981,7 +902,7 @@ begin
 end
 $function$
 
-CREATE OR REPLACE FUNCTION treesync.op_fields_problem(p_op jsonb, p_max_value_bytes integer)
+CREATE OR REPLACE FUNCTION treesync.op_problem(p_op jsonb, p_max_value_bytes integer)
  RETURNS text
  LANGUAGE sql
  STABLE PARALLEL SAFE
@@ -989,6 +910,10 @@ AS $function$
   select case
     when jsonb_typeof(p_op) is distinct from 'object' then
       'an operation must be a JSON object'
+    when p_op ? 'seen'
+         and not (jsonb_typeof(p_op -> 'seen') = 'number'
+                  and (p_op ->> 'seen') ~ '^[0-9]{1,15}$') then
+      'seen must be a non-negative integer'
     when jsonb_typeof(p_op -> 'ts') is distinct from 'string' then
       'ts must be a string'
     when not ((p_op ->> 'ts') collate "C" ~ '^[0-9]+\.[0-9]+\.[A-Za-z0-9_-]+$'
@@ -1012,7 +937,7 @@ AS $function$
           'pos must be a string'
         when not ((p_op ->> 'pos') collate "C" ~ '^[ -~]*$' and octet_length(p_op ->> 'pos') <= 128) then
           'pos must be printable ASCII of at most 128 bytes'
-        when p_op - '{ts,type,node,parent,pos}'::text[] <> '{}'::jsonb then
+        when p_op - '{ts,type,node,parent,pos,seen}'::text[] <> '{}'::jsonb then
           'a move has only the fields ts, type, node, parent, pos'
       end
     when p_op ->> 'type' = 'set' then
@@ -1030,28 +955,11 @@ AS $function$
                  < octet_length((p_op -> 'value')::text) - 64
              and treesync.value_depth(p_op -> 'value', 64) > 64 then
           'value nests deeper than 64 levels'
-        when p_op - '{ts,type,node,key,value}'::text[] <> '{}'::jsonb then
+        when p_op - '{ts,type,node,key,value,seen}'::text[] <> '{}'::jsonb then
           'a set has only the fields ts, type, node, key, value'
       end
     else
       'type must be "move" or "set"'
-  end
-$function$
-
-CREATE OR REPLACE FUNCTION treesync.op_problem(p_op jsonb, p_max_value_bytes integer)
- RETURNS text
- LANGUAGE sql
- STABLE PARALLEL SAFE
-AS $function$
-  select case
-    when jsonb_typeof(p_op) = 'object' and p_op ? 'seen'
-         and not (jsonb_typeof(p_op -> 'seen') = 'number'
-                  and (p_op ->> 'seen') ~ '^[0-9]{1,15}$') then
-      'seen must be a non-negative integer'
-    when jsonb_typeof(p_op) = 'object' then
-      treesync.op_fields_problem(p_op - 'seen', p_max_value_bytes)
-    else
-      treesync.op_fields_problem(p_op, p_max_value_bytes)
   end
 $function$
 

@@ -433,55 +433,6 @@ AS $function$
    limit 1
 $function$
 
-CREATE OR REPLACE FUNCTION treesync.merge_creations(p_tree text, p_moves treesync.op[])
- RETURNS text
- LANGUAGE plpgsql
- SET enable_seqscan TO 'off'
- SET enable_bitmapscan TO 'off'
- SET enable_hashjoin TO 'off'
- SET enable_mergejoin TO 'off'
- SET enable_material TO 'off'
-AS $function$
-declare
-  v_first jsonb;
-  v_stop text collate "C";
-begin
-  -- A window that starts with a move of a node that exists (re-parenting) has no leading
-  -- creations: one lookup says so, instead of two per move.
-  select m.ts into v_stop from unnest(p_moves) m order by m.ts limit 1;
-  if exists (select from treesync.nodes n
-              where n.tree = p_tree and n.id = (select m.node from unnest(p_moves) m order by m.ts limit 1)) then
-    return v_stop;
-  end if;
-  v_stop := null;
-  -- the ts of each node's first move in the window (a parent created earlier must be older)
-  select jsonb_object_agg(f.node, f.ts) into v_first
-    from (select m.node, min(m.ts) as ts from unnest(p_moves) m group by m.node) f;
-  select min(m.ts) into v_stop
-    from (select m.ts, m.node, m.parent,
-                 row_number() over (partition by m.node order by m.ts) as nth
-            from unnest(p_moves) m) m
-    left join lateral (select true as found from treesync.nodes n
-                        where n.tree = p_tree and n.id = m.node offset 0) node on true
-    left join lateral (select true as found from treesync.nodes n
-                        where n.tree = p_tree and n.id = m.parent offset 0) parent on true
-   where not (node.found is null and m.nth = 1 and m.node <> m.parent
-              and (coalesce(parent.found, false)
-                   or coalesce((v_first ->> m.parent) collate "C" < m.ts, false)));
-
-  insert into treesync.nodes (tree, id, parent, pos)
-  select p_tree, m.node, m.parent, m.pos
-    from unnest(p_moves) m
-   where v_stop is null or m.ts < v_stop
-   order by m.node;
-  insert into treesync.moves (tree, ts, node, parent, pos, old_parent, old_pos, applied)
-  select p_tree, m.ts, m.node, m.parent, m.pos, null, null, true
-    from unnest(p_moves) m
-   where v_stop is null or m.ts < v_stop;
-  return v_stop;
-end
-$function$
-
 CREATE OR REPLACE FUNCTION treesync.merge_moves(p_tree text, p_moves treesync.op[], OUT undone integer, OUT skipped integer)
  RETURNS record
  LANGUAGE plpgsql
@@ -501,6 +452,9 @@ declare
   s_pos text[];
   s_exists boolean[];
   s_born text[] := '{}';
+  -- the creations merged set-based (step 0)
+  c_nodes text[] := '{}';
+  c_ts text[] := '{}';
   v_all boolean := true;
   v_before boolean[];  -- (late) whether the node existed before the window
   v_f text[];
@@ -548,19 +502,31 @@ begin
   v_late := coalesce((select l.ts > v_oldest_new from treesync.moves l
                        where l.tree = p_tree order by l.ts desc limit 1), false);
 
-  -- 0. Leading creations, set-based (merge_creations); the rest goes the general way.
+  -- 0. Creations that cannot fail, set-based (merge_new_nodes); the rest goes the general
+  --    way, with those nodes in the tree from the point each was created (s_born).
   if not v_late then
-    v_oldest_new := treesync.merge_creations(p_tree, p_moves);
-    if v_oldest_new is null then
+    select c.nodes, c.ts into c_nodes, c_ts from treesync.merge_new_nodes(p_tree, p_moves) c;
+    if cardinality(c_ts) = cardinality(p_moves) then
       return;
     end if;
-    p_moves := array(select m from unnest(p_moves) m where m.ts >= v_oldest_new);
+    if cardinality(c_ts) > 0 then
+      p_moves := array(select m from unnest(p_moves) m
+                         left join unnest(c_ts) c(ts) on c.ts collate "C" = m.ts
+                        where c.ts is null);
+      select min(m.ts) into v_oldest_new from unnest(p_moves) m;
+    end if;
   end if;
 
   -- 1. Load what the window can see.
   select w.ids, w.parents, w.poss, w.present into s_id, s_parent, s_pos, s_exists
     from treesync.window_nodes(p_tree, p_moves, v_oldest_new, v_late) w;
   v_size := cardinality(s_id);
+  if cardinality(c_ts) > 0 then
+    s_born := array(select c.ts
+                      from unnest(s_id) with ordinality as s(id, i)
+                      left join unnest(c_nodes, c_ts) as c(node, ts) on c.node collate "C" = s.id
+                     order by s.i);
+  end if;
   db_parent := s_parent;
   db_pos := s_pos;
   db_exists := s_exists;
@@ -713,6 +679,78 @@ begin
     left join unnest(s_id) with ordinality as p(id, i) on p.i = o.old_parent;
   select count(*) filter (where not a) into skipped from unnest(n_applied) a;
   perform treesync.rewrite_log(p_tree, f_ts, f_old_parent, f_old_pos, f_applied);
+end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.merge_new_nodes(p_tree text, p_moves treesync.op[], OUT nodes text[], OUT ts text[])
+ RETURNS record
+ LANGUAGE plpgsql
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET enable_material TO 'off'
+AS $function$
+declare
+  v_n integer := cardinality(p_moves);
+  v_known integer;
+  v_created jsonb;
+  v_count integer;
+  c_node text[];
+  c_parent text[];
+  c_pos text[];
+  c_ts text[];
+  c_parent_exists boolean[];
+begin
+  nodes := '{}';
+  ts := '{}';
+  if v_n = 0 then
+    return;
+  end if;
+  -- (the cost rule above: three lookups)
+  select count(*) into v_known
+    from unnest(array[p_moves[1].node, p_moves[(v_n + 1) / 2].node, p_moves[v_n].node]) k(id)
+   cross join lateral (select from treesync.nodes n where n.tree = p_tree and n.id = k.id offset 0) n;
+  if v_known = 3 then
+    return;
+  end if;
+
+  -- Candidates: the first move of a node that does not exist, not under itself; whether its
+  -- parent exists (one lookup each, lateral and not flattened).
+  select coalesce(array_agg(m.node), '{}'), coalesce(array_agg(m.parent), '{}'), coalesce(array_agg(m.pos), '{}'),
+         coalesce(array_agg(m.ts), '{}'), coalesce(array_agg(parent.found is not null), '{}')
+    into c_node, c_parent, c_pos, c_ts, c_parent_exists
+    from (select m.ts, m.node, m.parent, m.pos,
+                 row_number() over (partition by m.node order by m.ts) as nth
+            from unnest(p_moves) m) m
+    left join lateral (select true as found from treesync.nodes n
+                        where n.tree = p_tree and n.id = m.node offset 0) node on true
+    left join lateral (select true as found from treesync.nodes n
+                        where n.tree = p_tree and n.id = m.parent offset 0) parent on true
+   where m.nth = 1 and node.found is null and m.node <> m.parent;
+
+  -- Keep those whose parent exists or is created by an earlier candidate that is kept, until
+  -- nothing more drops out (a map node -> ts: no join of the candidates with themselves).
+  loop
+    v_count := cardinality(c_ts);
+    select jsonb_object_agg(c.node, c.ts) into v_created from unnest(c_node, c_ts) as c(node, ts);
+    select coalesce(array_agg(c.node), '{}'), coalesce(array_agg(c.parent), '{}'), coalesce(array_agg(c.pos), '{}'),
+           coalesce(array_agg(c.ts), '{}'), coalesce(array_agg(c.parent_exists), '{}')
+      into c_node, c_parent, c_pos, c_ts, c_parent_exists
+      from unnest(c_node, c_parent, c_pos, c_ts, c_parent_exists) as c(node, parent, pos, ts, parent_exists)
+     where c.parent_exists or coalesce((v_created ->> c.parent) collate "C" < c.ts collate "C", false);
+    exit when cardinality(c_ts) = v_count;
+  end loop;
+
+  insert into treesync.nodes (tree, id, parent, pos)
+  select p_tree, c.node, c.parent, c.pos
+    from unnest(c_node, c_parent, c_pos) as c(node, parent, pos)
+   order by c.node;
+  insert into treesync.moves (tree, ts, node, parent, pos, old_parent, old_pos, applied)
+  select p_tree, c.ts, c.node, c.parent, c.pos, null, null, true
+    from unnest(c_node, c_parent, c_pos, c_ts) as c(node, parent, pos, ts);
+  nodes := c_node;
+  ts := c_ts;
 end
 $function$
 

@@ -321,6 +321,19 @@ CREATE OR REPLACE FUNCTION treesync.apply_ops(p_tree text, p_ops text, p_seen bi
  LANGUAGE sql
 AS $function$ select treesync.apply_ops(p_tree, treesync.parse_json_ops(p_ops), p_seen) $function$
 
+CREATE OR REPLACE FUNCTION treesync.childless(p_tree text, p_ids text[])
+ RETURNS text[]
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select coalesce(array_agg(k.id), '{}')
+    from unnest(p_ids) k(id)
+    left join lateral (select true as found from treesync.nodes c
+                        where c.parent = k.id and (c.tree = p_tree) is true
+                        limit 1) c on true
+   where c.found is null
+$function$
+
 CREATE OR REPLACE FUNCTION treesync.create_tree(p_tree text)
  RETURNS boolean
  LANGUAGE plpgsql
@@ -455,6 +468,9 @@ declare
   -- the creations merged set-based (step 0)
   c_nodes text[] := '{}';
   c_ts text[] := '{}';
+  -- (not late) the nodes the window moves that have no descendants in it, and by slot
+  v_leaves text[] := '{}';
+  s_leaf boolean[] := '{}';
   v_all boolean := true;
   v_before boolean[];  -- (late) whether the node existed before the window
   v_f text[];
@@ -517,10 +533,22 @@ begin
     end if;
   end if;
 
-  -- 1. Load what the window can see.
+  -- 1. Load what the window can see. A node the window moves that has no child, and under
+  --    which none of its moves puts anything, has no descendants at any point of the window:
+  --    no move of it can close a cycle, so none needs a walk (nor its ancestors loaded).
+  if not v_late then
+    v_leaves := treesync.childless(p_tree, array(select m.node from unnest(p_moves) m
+                                                 except select m.parent from unnest(p_moves) m));
+  end if;
   select w.ids, w.parents, w.poss, w.present into s_id, s_parent, s_pos, s_exists
-    from treesync.window_nodes(p_tree, p_moves, v_oldest_new, v_late) w;
+    from treesync.window_nodes(p_tree, p_moves, v_oldest_new, v_late, v_leaves) w;
   v_size := cardinality(s_id);
+  if cardinality(v_leaves) > 0 then
+    s_leaf := array(select l.id is not null
+                      from unnest(s_id) with ordinality as s(id, i)
+                      left join unnest(v_leaves) as l(id) on l.id collate "C" = s.id
+                     order by s.i);
+  end if;
   if cardinality(c_ts) > 0 then
     s_born := array(select c.ts
                       from unnest(s_id) with ordinality as s(id, i)
@@ -609,9 +637,9 @@ begin
     if r.x = r.p or not s_exists[r.p] or s_born[r.p] collate "C" > r.ts then
       -- Under itself, or under a node that does not exist (yet): skipped.
       v_applied := false;
-    elsif not v_old_exists or v_old_parent = r.p then
-      -- Creating a node (it has no descendants, so no cycle), or a new order key under the
-      -- same parent.
+    elsif not v_old_exists or v_old_parent = r.p or s_leaf[r.x] then
+      -- Creating a node (it has no descendants, so no cycle), a new order key under the same
+      -- parent, or a move of a node without descendants (step 1).
       v_applied := true;
     else
       -- Walk up from the new parent; finding the node means the move would make a cycle. The
@@ -1666,7 +1694,7 @@ AS $function$
   select max(d.depth + (jsonb_typeof(d.v) in ('array', 'object'))::integer) from d
 $function$
 
-CREATE OR REPLACE FUNCTION treesync.window_nodes(p_tree text, p_moves treesync.op[], p_oldest_new text, p_late boolean, OUT ids text[], OUT parents integer[], OUT poss text[], OUT present boolean[])
+CREATE OR REPLACE FUNCTION treesync.window_nodes(p_tree text, p_moves treesync.op[], p_oldest_new text, p_late boolean, p_no_walk text[], OUT ids text[], OUT parents integer[], OUT poss text[], OUT present boolean[])
  RETURNS record
  LANGUAGE plpgsql
  SET enable_seqscan TO 'off'
@@ -1730,12 +1758,15 @@ begin
       v_walk_from := v_named;
     else
       -- (as load_window: a move of a node that exists walks, unless it only changes its order
-      -- key under its present parent; a node the window moves twice walks)
+      -- key under its present parent; a node the window moves twice walks; but no move of a
+      -- node in p_no_walk does)
       select jsonb_object_agg(d.id, d.parent) into v_map from unnest(d_id, d_parent) as d(id, parent);
       select coalesce(array_agg(distinct w.parent), '{}') into v_walk_from
         from (select m.node, m.parent, count(*) over (partition by m.node) as moves
                 from unnest(p_moves) m) w
-       where w.moves > 1 or (v_map ? w.node and v_map ->> w.node is distinct from w.parent);
+        left join unnest(p_no_walk) as l(id) on l.id collate "C" = w.node
+       where l.id is null
+         and (w.moves > 1 or (v_map ? w.node and v_map ->> w.node is distinct from w.parent));
     end if;
 
     -- The ancestors the walks pass, and, when a walk passes a node the window moves, those of

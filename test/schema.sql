@@ -321,6 +321,19 @@ CREATE OR REPLACE FUNCTION treesync.apply_ops(p_tree text, p_ops text, p_seen bi
  LANGUAGE sql
 AS $function$ select treesync.apply_ops(p_tree, treesync.parse_json_ops(p_ops), p_seen) $function$
 
+CREATE OR REPLACE FUNCTION treesync.childless(p_tree text, p_ids text[])
+ RETURNS text[]
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select coalesce(array_agg(k.id), '{}')
+    from unnest(p_ids) k(id)
+    left join lateral (select true as found from treesync.nodes c
+                        where c.parent = k.id and (c.tree = p_tree) is true
+                        limit 1) c on true
+   where c.found is null
+$function$
+
 CREATE OR REPLACE FUNCTION treesync.create_tree(p_tree text)
  RETURNS boolean
  LANGUAGE plpgsql
@@ -433,147 +446,6 @@ AS $function$
    limit 1
 $function$
 
-CREATE OR REPLACE FUNCTION treesync.load_window(p_tree text, p_moves treesync.op[], p_oldest_new text, p_late boolean, OUT ids text[], OUT parents integer[], OUT poss text[], OUT present boolean[], OUT slot jsonb)
- RETURNS record
- LANGUAGE plpgsql
- SET enable_seqscan TO 'off'
- SET enable_bitmapscan TO 'off'
- SET enable_hashjoin TO 'off'
- SET enable_mergejoin TO 'off'
- SET enable_material TO 'off'
-AS $function$
-declare
-  v_named text[];
-  v_walk_from text[];
-  v_more text[];
-  v_map jsonb;
-  v_parent_ids text[];
-  v_stubs text[];
-  v_missing text[];
-  v_loaded integer;
-  -- the named nodes that exist (d_*), the ancestors the walks need (a_*)
-  d_id text[];
-  d_parent text[];
-  d_pos text[];
-  a_id text[] := '{}';
-  a_parent text[] := '{}';
-  a_pos text[] := '{}';
-begin
-  select array_agg(distinct x.id) into v_named
-    from (select m.node as id from unnest(p_moves) m
-          union all select m.parent from unnest(p_moves) m
-          union all select l.node from treesync.moves_after(p_tree, p_oldest_new) l where p_late
-          union all select l.parent from treesync.moves_after(p_tree, p_oldest_new) l where p_late
-          union all select l.old_parent from treesync.moves_after(p_tree, p_oldest_new) l
-                     where p_late and l.old_parent is not null
-         ) x;
-
-  select coalesce(array_agg(n.id), '{}'), coalesce(array_agg(n.parent), '{}'), coalesce(array_agg(n.pos), '{}')
-    into d_id, d_parent, d_pos
-    from treesync.nodes_at(p_tree, v_named) n;
-
-  -- (Membership tests go through jsonb objects keyed by id: a join of two arrays would be a
-  -- nested loop here, where hash joins are off.)
-  if p_late then
-    v_walk_from := v_named;
-  else
-    select jsonb_object_agg(d.id, d.parent) into v_map from unnest(d_id, d_parent) as d(id, parent);
-    select coalesce(array_agg(distinct w.parent), '{}') into v_walk_from
-      from (select m.node, m.parent, count(*) over (partition by m.node) as moves
-              from unnest(p_moves) m) w
-     where w.moves > 1 or (v_map ? w.node and v_map ->> w.node is distinct from w.parent);
-  end if;
-
-  v_more := v_walk_from;
-  while cardinality(v_more) > 0 loop
-    select a_id || coalesce(array_agg(u.id), '{}'), a_parent || coalesce(array_agg(u.parent), '{}'),
-           a_pos || coalesce(array_agg(u.pos), '{}')
-      into a_id, a_parent, a_pos
-      from treesync.ancestors_of(p_tree, v_more) u;
-    exit when p_late;  -- every id the window names started a walk already
-    select jsonb_object_agg(i.id, true) into v_map
-      from (select unnest(a_id) union select unnest(v_walk_from)) i(id);
-    select coalesce(array_agg(x.id), '{}') into v_more
-      from (select m.parent from unnest(p_moves) m where v_map ? m.node
-            except select i from unnest(v_walk_from) i) x(id);
-    v_walk_from := v_walk_from || v_more;
-  end loop;
-
-  -- The loaded nodes, each once; then slots for the ids not loaded: the parents of loaded nodes
-  -- (they exist; their parent is unknown) and the named ids that are not in the tree (new
-  -- nodes, parents that do not exist).
-  select coalesce(array_agg(x.id), '{}'), coalesce(array_agg(x.parent), '{}'), coalesce(array_agg(x.pos), '{}')
-    into ids, v_parent_ids, poss
-    from (select distinct on (l.id) l.id, l.parent, l.pos
-            from (select * from unnest(a_id, a_parent, a_pos) union all select * from unnest(d_id, d_parent, d_pos))
-                 as l(id, parent, pos)
-           order by l.id) x;
-  v_loaded := cardinality(ids);
-  select coalesce(array_agg(x.id), '{}') into v_stubs
-    from (select i from unnest(v_parent_ids) i where i is not null except select i from unnest(ids) i) x(id);
-  select coalesce(array_agg(x.id), '{}') into v_missing
-    from (select i from unnest(v_named) i except select i from unnest(ids) i) x(id);
-  ids := ids || v_stubs || v_missing;
-  select jsonb_object_agg(i.id, i.slot) into slot from unnest(ids) with ordinality as i(id, slot);
-  parents := array(select coalesce((slot ->> p.id)::integer, 0)
-                     from unnest(v_parent_ids) with ordinality as p(id, ord) order by p.ord)
-             || array_fill(-1, array[cardinality(v_stubs)])
-             || array_fill(0, array[cardinality(v_missing)]);
-  poss := poss || array_fill(''::text, array[cardinality(v_stubs) + cardinality(v_missing)]);
-  present := array_fill(true, array[v_loaded + cardinality(v_stubs)])
-             || array_fill(false, array[cardinality(v_missing)]);
-end
-$function$
-
-CREATE OR REPLACE FUNCTION treesync.merge_creations(p_tree text, p_moves treesync.op[])
- RETURNS text
- LANGUAGE plpgsql
- SET enable_seqscan TO 'off'
- SET enable_bitmapscan TO 'off'
- SET enable_hashjoin TO 'off'
- SET enable_mergejoin TO 'off'
- SET enable_material TO 'off'
-AS $function$
-declare
-  v_first jsonb;
-  v_stop text collate "C";
-begin
-  -- A window that starts with a move of a node that exists (re-parenting) has no leading
-  -- creations: one lookup says so, instead of two per move.
-  select m.ts into v_stop from unnest(p_moves) m order by m.ts limit 1;
-  if exists (select from treesync.nodes n
-              where n.tree = p_tree and n.id = (select m.node from unnest(p_moves) m order by m.ts limit 1)) then
-    return v_stop;
-  end if;
-  v_stop := null;
-  -- the ts of each node's first move in the window (a parent created earlier must be older)
-  select jsonb_object_agg(f.node, f.ts) into v_first
-    from (select m.node, min(m.ts) as ts from unnest(p_moves) m group by m.node) f;
-  select min(m.ts) into v_stop
-    from (select m.ts, m.node, m.parent,
-                 row_number() over (partition by m.node order by m.ts) as nth
-            from unnest(p_moves) m) m
-    left join lateral (select true as found from treesync.nodes n
-                        where n.tree = p_tree and n.id = m.node offset 0) node on true
-    left join lateral (select true as found from treesync.nodes n
-                        where n.tree = p_tree and n.id = m.parent offset 0) parent on true
-   where not (node.found is null and m.nth = 1 and m.node <> m.parent
-              and (coalesce(parent.found, false)
-                   or coalesce((v_first ->> m.parent) collate "C" < m.ts, false)));
-
-  insert into treesync.nodes (tree, id, parent, pos)
-  select p_tree, m.node, m.parent, m.pos
-    from unnest(p_moves) m
-   where v_stop is null or m.ts < v_stop
-   order by m.node;
-  insert into treesync.moves (tree, ts, node, parent, pos, old_parent, old_pos, applied)
-  select p_tree, m.ts, m.node, m.parent, m.pos, null, null, true
-    from unnest(p_moves) m
-   where v_stop is null or m.ts < v_stop;
-  return v_stop;
-end
-$function$
-
 CREATE OR REPLACE FUNCTION treesync.merge_moves(p_tree text, p_moves treesync.op[], OUT undone integer, OUT skipped integer)
  RETURNS record
  LANGUAGE plpgsql
@@ -593,6 +465,12 @@ declare
   s_pos text[];
   s_exists boolean[];
   s_born text[] := '{}';
+  -- the creations merged set-based (step 0)
+  c_nodes text[] := '{}';
+  c_ts text[] := '{}';
+  -- (not late) the nodes the window moves that have no descendants in it, and by slot
+  v_leaves text[] := '{}';
+  s_leaf boolean[] := '{}';
   v_all boolean := true;
   v_before boolean[];  -- (late) whether the node existed before the window
   v_f text[];
@@ -640,19 +518,43 @@ begin
   v_late := coalesce((select l.ts > v_oldest_new from treesync.moves l
                        where l.tree = p_tree order by l.ts desc limit 1), false);
 
-  -- 0. Leading creations, set-based (merge_creations); the rest goes the general way.
+  -- 0. Creations that cannot fail, set-based (merge_new_nodes); the rest goes the general
+  --    way, with those nodes in the tree from the point each was created (s_born).
   if not v_late then
-    v_oldest_new := treesync.merge_creations(p_tree, p_moves);
-    if v_oldest_new is null then
+    select c.nodes, c.ts into c_nodes, c_ts from treesync.merge_new_nodes(p_tree, p_moves) c;
+    if cardinality(c_ts) = cardinality(p_moves) then
       return;
     end if;
-    p_moves := array(select m from unnest(p_moves) m where m.ts >= v_oldest_new);
+    if cardinality(c_ts) > 0 then
+      p_moves := array(select m from unnest(p_moves) m
+                         left join unnest(c_ts) c(ts) on c.ts collate "C" = m.ts
+                        where c.ts is null);
+      select min(m.ts) into v_oldest_new from unnest(p_moves) m;
+    end if;
   end if;
 
-  -- 1. Load what the window can see.
+  -- 1. Load what the window can see. A node the window moves that has no child, and under
+  --    which none of its moves puts anything, has no descendants at any point of the window:
+  --    no move of it can close a cycle, so none needs a walk (nor its ancestors loaded).
+  if not v_late then
+    v_leaves := treesync.childless(p_tree, array(select m.node from unnest(p_moves) m
+                                                 except select m.parent from unnest(p_moves) m));
+  end if;
   select w.ids, w.parents, w.poss, w.present into s_id, s_parent, s_pos, s_exists
-    from treesync.window_nodes(p_tree, p_moves, v_oldest_new, v_late) w;
+    from treesync.window_nodes(p_tree, p_moves, v_oldest_new, v_late, v_leaves) w;
   v_size := cardinality(s_id);
+  if cardinality(v_leaves) > 0 then
+    s_leaf := array(select l.id is not null
+                      from unnest(s_id) with ordinality as s(id, i)
+                      left join unnest(v_leaves) as l(id) on l.id collate "C" = s.id
+                     order by s.i);
+  end if;
+  if cardinality(c_ts) > 0 then
+    s_born := array(select c.ts
+                      from unnest(s_id) with ordinality as s(id, i)
+                      left join unnest(c_nodes, c_ts) as c(node, ts) on c.node collate "C" = s.id
+                     order by s.i);
+  end if;
   db_parent := s_parent;
   db_pos := s_pos;
   db_exists := s_exists;
@@ -735,9 +637,9 @@ begin
     if r.x = r.p or not s_exists[r.p] or s_born[r.p] collate "C" > r.ts then
       -- Under itself, or under a node that does not exist (yet): skipped.
       v_applied := false;
-    elsif not v_old_exists or v_old_parent = r.p then
-      -- Creating a node (it has no descendants, so no cycle), or a new order key under the
-      -- same parent.
+    elsif not v_old_exists or v_old_parent = r.p or s_leaf[r.x] then
+      -- Creating a node (it has no descendants, so no cycle), a new order key under the same
+      -- parent, or a move of a node without descendants (step 1).
       v_applied := true;
     else
       -- Walk up from the new parent; finding the node means the move would make a cycle. The
@@ -808,6 +710,78 @@ begin
 end
 $function$
 
+CREATE OR REPLACE FUNCTION treesync.merge_new_nodes(p_tree text, p_moves treesync.op[], OUT nodes text[], OUT ts text[])
+ RETURNS record
+ LANGUAGE plpgsql
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET enable_material TO 'off'
+AS $function$
+declare
+  v_n integer := cardinality(p_moves);
+  v_known integer;
+  v_created jsonb;
+  v_count integer;
+  c_node text[];
+  c_parent text[];
+  c_pos text[];
+  c_ts text[];
+  c_parent_exists boolean[];
+begin
+  nodes := '{}';
+  ts := '{}';
+  if v_n = 0 then
+    return;
+  end if;
+  -- (the cost rule above: three lookups)
+  select count(*) into v_known
+    from unnest(array[p_moves[1].node, p_moves[(v_n + 1) / 2].node, p_moves[v_n].node]) k(id)
+   cross join lateral (select from treesync.nodes n where n.tree = p_tree and n.id = k.id offset 0) n;
+  if v_known = 3 then
+    return;
+  end if;
+
+  -- Candidates: the first move of a node that does not exist, not under itself; whether its
+  -- parent exists (one lookup each, lateral and not flattened).
+  select coalesce(array_agg(m.node), '{}'), coalesce(array_agg(m.parent), '{}'), coalesce(array_agg(m.pos), '{}'),
+         coalesce(array_agg(m.ts), '{}'), coalesce(array_agg(parent.found is not null), '{}')
+    into c_node, c_parent, c_pos, c_ts, c_parent_exists
+    from (select m.ts, m.node, m.parent, m.pos,
+                 row_number() over (partition by m.node order by m.ts) as nth
+            from unnest(p_moves) m) m
+    left join lateral (select true as found from treesync.nodes n
+                        where n.tree = p_tree and n.id = m.node offset 0) node on true
+    left join lateral (select true as found from treesync.nodes n
+                        where n.tree = p_tree and n.id = m.parent offset 0) parent on true
+   where m.nth = 1 and node.found is null and m.node <> m.parent;
+
+  -- Keep those whose parent exists or is created by an earlier candidate that is kept, until
+  -- nothing more drops out (a map node -> ts: no join of the candidates with themselves).
+  loop
+    v_count := cardinality(c_ts);
+    select jsonb_object_agg(c.node, c.ts) into v_created from unnest(c_node, c_ts) as c(node, ts);
+    select coalesce(array_agg(c.node), '{}'), coalesce(array_agg(c.parent), '{}'), coalesce(array_agg(c.pos), '{}'),
+           coalesce(array_agg(c.ts), '{}'), coalesce(array_agg(c.parent_exists), '{}')
+      into c_node, c_parent, c_pos, c_ts, c_parent_exists
+      from unnest(c_node, c_parent, c_pos, c_ts, c_parent_exists) as c(node, parent, pos, ts, parent_exists)
+     where c.parent_exists or coalesce((v_created ->> c.parent) collate "C" < c.ts collate "C", false);
+    exit when cardinality(c_ts) = v_count;
+  end loop;
+
+  insert into treesync.nodes (tree, id, parent, pos)
+  select p_tree, c.node, c.parent, c.pos
+    from unnest(c_node, c_parent, c_pos) as c(node, parent, pos)
+   order by c.node;
+  insert into treesync.moves (tree, ts, node, parent, pos, old_parent, old_pos, applied)
+  select p_tree, c.ts, c.node, c.parent, c.pos, null, null, true
+    from unnest(c_node, c_parent, c_pos, c_ts) as c(node, parent, pos, ts);
+  nodes := c_node;
+  ts := c_ts;
+end
+$function$
+
 CREATE OR REPLACE FUNCTION treesync.move_ctids(p_tree text, p_ts text[])
  RETURNS tid[]
  LANGUAGE sql
@@ -838,27 +812,40 @@ CREATE OR REPLACE FUNCTION treesync.new_ops(p_tree text, p_ops treesync.op[], p_
 AS $function$
 declare
   v_bad record;
+  v_ts text[];
   v_oldest text collate "C";
+  v_increasing boolean;
   v_new treesync.op[];
 begin
-  select o.idx, o.ts, 'is repeated in the batch with other content' as why
-    into v_bad
-    from (select u.idx, u.ts, u.type, u.node, u.parent, u.pos, u.key, u.value,
-                 first_value(u) over (partition by u.ts order by u.idx) as f
-            from unnest(p_ops) u) o
-   where (o.type, o.node, o.parent, o.pos, o.key, o.value)
-         is distinct from ((o.f).type, (o.f).node, (o.f).parent, (o.f).pos, (o.f).key, (o.f).value)
-   order by o.idx
-   limit 1;
-  if found then
-    raise exception using
-      errcode = 'TS002',
-      message = format('operation %s: ts %s %s', v_bad.idx, v_bad.ts, v_bad.why),
-      detail = jsonb_build_object('index', v_bad.idx, 'ts', v_bad.ts)::text;
+  -- One comparison of each ts with the next (in batch order, no sort): all greater means no
+  -- ts is repeated, and the batch is its own list of distinct operations.
+  v_ts := array(select u.ts from unnest(p_ops) u);
+  select coalesce(bool_and(t.a collate "C" < t.b), true) into v_increasing
+    from unnest(v_ts[1:cardinality(v_ts) - 1], v_ts[2:]) as t(a, b);
+
+  if not v_increasing then
+    select o.idx, o.ts, 'is repeated in the batch with other content' as why
+      into v_bad
+      from (select u.idx, u.ts, u.type, u.node, u.parent, u.pos, u.key, u.value,
+                   first_value(u) over (partition by u.ts order by u.idx) as f
+              from unnest(p_ops) u) o
+     where (o.type, o.node, o.parent, o.pos, o.key, o.value)
+           is distinct from ((o.f).type, (o.f).node, (o.f).parent, (o.f).pos, (o.f).key, (o.f).value)
+     order by o.idx
+     limit 1;
+    if found then
+      raise exception using
+        errcode = 'TS002',
+        message = format('operation %s: ts %s %s', v_bad.idx, v_bad.ts, v_bad.why),
+        detail = jsonb_build_object('index', v_bad.idx, 'ts', v_bad.ts)::text;
+    end if;
   end if;
 
-  select min(u.ts) into v_oldest from unnest(p_ops) u;
+  select min(u collate "C") into v_oldest from unnest(v_ts) u;
   if p_newest_stored is null or v_oldest > p_newest_stored collate "C" then
+    if v_increasing then
+      return p_ops;
+    end if;
     select coalesce(array_agg(o order by o.idx), '{}')
       into v_new
       from (select distinct on (u.ts) u.* from unnest(p_ops) u order by u.ts, u.idx) o;
@@ -981,7 +968,7 @@ begin
 end
 $function$
 
-CREATE OR REPLACE FUNCTION treesync.op_fields_problem(p_op jsonb, p_max_value_bytes integer)
+CREATE OR REPLACE FUNCTION treesync.op_problem(p_op jsonb, p_max_value_bytes integer)
  RETURNS text
  LANGUAGE sql
  STABLE PARALLEL SAFE
@@ -989,6 +976,10 @@ AS $function$
   select case
     when jsonb_typeof(p_op) is distinct from 'object' then
       'an operation must be a JSON object'
+    when p_op ? 'seen'
+         and not (jsonb_typeof(p_op -> 'seen') = 'number'
+                  and (p_op ->> 'seen') ~ '^[0-9]{1,15}$') then
+      'seen must be a non-negative integer'
     when jsonb_typeof(p_op -> 'ts') is distinct from 'string' then
       'ts must be a string'
     when not ((p_op ->> 'ts') collate "C" ~ '^[0-9]+\.[0-9]+\.[A-Za-z0-9_-]+$'
@@ -1012,7 +1003,7 @@ AS $function$
           'pos must be a string'
         when not ((p_op ->> 'pos') collate "C" ~ '^[ -~]*$' and octet_length(p_op ->> 'pos') <= 128) then
           'pos must be printable ASCII of at most 128 bytes'
-        when p_op - '{ts,type,node,parent,pos}'::text[] <> '{}'::jsonb then
+        when p_op - '{ts,type,node,parent,pos,seen}'::text[] <> '{}'::jsonb then
           'a move has only the fields ts, type, node, parent, pos'
       end
     when p_op ->> 'type' = 'set' then
@@ -1030,28 +1021,11 @@ AS $function$
                  < octet_length((p_op -> 'value')::text) - 64
              and treesync.value_depth(p_op -> 'value', 64) > 64 then
           'value nests deeper than 64 levels'
-        when p_op - '{ts,type,node,key,value}'::text[] <> '{}'::jsonb then
+        when p_op - '{ts,type,node,key,value,seen}'::text[] <> '{}'::jsonb then
           'a set has only the fields ts, type, node, key, value'
       end
     else
       'type must be "move" or "set"'
-  end
-$function$
-
-CREATE OR REPLACE FUNCTION treesync.op_problem(p_op jsonb, p_max_value_bytes integer)
- RETURNS text
- LANGUAGE sql
- STABLE PARALLEL SAFE
-AS $function$
-  select case
-    when jsonb_typeof(p_op) = 'object' and p_op ? 'seen'
-         and not (jsonb_typeof(p_op -> 'seen') = 'number'
-                  and (p_op ->> 'seen') ~ '^[0-9]{1,15}$') then
-      'seen must be a non-negative integer'
-    when jsonb_typeof(p_op) = 'object' then
-      treesync.op_fields_problem(p_op - 'seen', p_max_value_bytes)
-    else
-      treesync.op_fields_problem(p_op, p_max_value_bytes)
   end
 $function$
 
@@ -1720,7 +1694,7 @@ AS $function$
   select max(d.depth + (jsonb_typeof(d.v) in ('array', 'object'))::integer) from d
 $function$
 
-CREATE OR REPLACE FUNCTION treesync.window_nodes(p_tree text, p_moves treesync.op[], p_oldest_new text, p_late boolean, OUT ids text[], OUT parents integer[], OUT poss text[], OUT present boolean[])
+CREATE OR REPLACE FUNCTION treesync.window_nodes(p_tree text, p_moves treesync.op[], p_oldest_new text, p_late boolean, p_no_walk text[], OUT ids text[], OUT parents integer[], OUT poss text[], OUT present boolean[])
  RETURNS record
  LANGUAGE plpgsql
  SET enable_seqscan TO 'off'
@@ -1784,12 +1758,15 @@ begin
       v_walk_from := v_named;
     else
       -- (as load_window: a move of a node that exists walks, unless it only changes its order
-      -- key under its present parent; a node the window moves twice walks)
+      -- key under its present parent; a node the window moves twice walks; but no move of a
+      -- node in p_no_walk does)
       select jsonb_object_agg(d.id, d.parent) into v_map from unnest(d_id, d_parent) as d(id, parent);
       select coalesce(array_agg(distinct w.parent), '{}') into v_walk_from
         from (select m.node, m.parent, count(*) over (partition by m.node) as moves
                 from unnest(p_moves) m) w
-       where w.moves > 1 or (v_map ? w.node and v_map ->> w.node is distinct from w.parent);
+        left join unnest(p_no_walk) as l(id) on l.id collate "C" = w.node
+       where l.id is null
+         and (w.moves > 1 or (v_map ? w.node and v_map ->> w.node is distinct from w.parent));
     end if;
 
     -- The ancestors the walks pass, and, when a walk passes a node the window moves, those of

@@ -1,6 +1,6 @@
-// The set-based path for a batch's leading creations (merge_creations) gives the model's tree
-// and log: it stops at the first move that is not a plain creation, and the rest of the batch
-// goes the general way.
+// The set-based path for the creations of a batch that cannot fail (merge_new_nodes, 000012)
+// gives the model's tree and log: a creation is merged that way wherever it is in the batch,
+// the other moves go the general way and see each created node only from its creation on.
 import { expect, test } from 'vitest';
 import type { Op } from '../../protocol/ops.ts';
 import { replay } from '../model/reference.ts';
@@ -34,6 +34,20 @@ const cases: Array<[string, Op[][]]> = [
   ['batch order differs from ts order', [[
     move(ts(3), 'c', 'b'), move(ts(1), 'a', 'ROOT'), move(ts(2), 'b', 'a'),
   ]]],
+  ['creations after a re-parenting; a move under a node the batch creates later is skipped', [
+    [move(ts(1), 'a', 'ROOT'), move(ts(2), 'b', 'ROOT')],
+    [move(ts(3), 'a', 'b'), move(ts(4), 'm', 'x'), move(ts(5), 'x', 'a'), move(ts(6), 'y', 'x'),
+     move(ts(7), 'b', 'y'), move(ts(8), 'a', 'x'), move(ts(9), 'n', 'x')],
+  ]],
+  ['a chain of creations under a node whose creation is skipped drops out link by link', [
+    [move(ts(1), 'a', 'ROOT')],
+    [move(ts(2), 'a', 'TRASH'), move(ts(3), 'u', 'missing'), move(ts(4), 'v', 'u'), move(ts(5), 'w', 'v'),
+     move(ts(6), 'missing', 'ROOT'), move(ts(7), 'u', 'missing'), move(ts(8), 'k', 'u'), move(ts(9), 'a', 'k')],
+  ]],
+  ['a batch whose first, middle and last moves move existing nodes: its creations go the general way', [
+    [move(ts(1), 'a', 'ROOT'), move(ts(2), 'b', 'ROOT'), move(ts(3), 'c', 'ROOT')],
+    [move(ts(4), 'a', 'b'), move(ts(5), 'd', 'a'), move(ts(6), 'b', 'd'), move(ts(7), 'e', 'd'), move(ts(8), 'c', 'e')],
+  ]],
   ['a late batch of creations (the general way) after the fast path', [
     [move(ts(10), 'a', 'ROOT'), move(ts(11), 'b', 'a')],
     [move(ts(5), 'x', 'ROOT'), move(ts(6), 'a', 'x')],

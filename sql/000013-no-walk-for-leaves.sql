@@ -1,0 +1,433 @@
+-- treesync: no cycle check for a move of a node that has no descendants (issue 6,
+-- docs/merge.md "What it costs").
+--
+-- Profiled with bench/merge-profile.ts, a batch of 1,000 re-parenting moves on a random tree
+-- of 200,000 nodes spent about half its time in window_nodes, most of it loading the
+-- ancestors of each new parent (about 5,300 lookups by key) for the cycle checks. A move can
+-- only close a cycle when its node is an ancestor of its new parent, that is when the node
+-- has descendants. A node that has no child in the tree, and under which no move of the
+-- window puts anything, has none at any point of the window: its moves need no walk. In a
+-- random tree about half the nodes are leaves; for 1,000 random moves the ancestors to load
+-- went from 5,339 to 3,266 (measured on a copy), for 1,000 lookups of a child
+-- (nodes_parent, one probe each).
+--
+-- Only for a window that is not late (a late window walks from everything it names, 000008).
+-- window_nodes takes the nodes whose moves need no walk and starts no walk for them; the loop
+-- applies their moves without one (the outcome of a walk that would have reached the top).
+
+-- Those of `p_ids` that have no child in the tree: one probe of nodes_parent (parent, tree)
+-- each. The tree is compared in a form no index can use (`(…) is true`, as new_ops does in
+-- 000003): with `tree = …` as an index condition, a planner without fresh statistics takes
+-- nodes_pkey and reads the whole tree for each id (test/merge/reads-per-batch.pg.test.ts
+-- caught it with concurrent writers).
+create function treesync.childless(p_tree text, p_ids text[])
+returns text[]
+language sql
+stable
+as $$
+  select coalesce(array_agg(k.id), '{}')
+    from unnest(p_ids) k(id)
+    left join lateral (select true as found from treesync.nodes c
+                        where c.parent = k.id and (c.tree = p_tree) is true
+                        limit 1) c on true
+   where c.found is null
+$$;
+
+drop function treesync.window_nodes(text, treesync.op[], text, boolean);
+
+-- window_nodes of 000008, with `p_no_walk`: nodes the window moves whose moves start no walk
+-- (not late only).
+-- The part of a tree a window of moves can see (the contract of load_window, 000003, without
+-- its jsonb map: slots are places in `ids`). Slot 0 is "none"; `parents` holds slots, -1 for a
+-- node loaded only as someone's parent, which no walk may pass.
+create function treesync.window_nodes(p_tree text, p_moves treesync.op[], p_oldest_new text, p_late boolean,
+                                      p_no_walk text[],
+                                      out ids text[], out parents integer[], out poss text[],
+                                      out present boolean[])
+language plpgsql
+set enable_seqscan = off
+set enable_bitmapscan = off
+set enable_hashjoin = on
+set enable_mergejoin = off
+set enable_nestloop = off
+set work_mem = '64MB'
+as $$
+declare
+  v_names text[];
+  v_named text[];
+  v_walk_from text[];
+  v_more text[];
+  v_map jsonb;
+  v_parent_ids text[];
+  v_stubs text[];
+  v_missing text[];
+  v_loaded integer;
+  v_tree_nodes bigint;
+  d_id text[];
+  d_parent text[];
+  d_pos text[];
+  a_id text[] := '{}';
+  a_parent text[] := '{}';
+  a_pos text[] := '{}';
+begin
+  -- The ids the window names, with repeats: the new moves' nodes and parents, and when the
+  -- window is late, also the logged moves' nodes, parents and replaced parents.
+  v_names := array(select x.id
+                     from (select unnest(array[m.node, m.parent]) as id from unnest(p_moves) m
+                           union all
+                           select unnest(array[l.node, l.parent, l.old_parent])
+                             from treesync.moves_after(p_tree, p_oldest_new) l where p_late) x
+                    where x.id is not null);
+
+  -- A late window starts a walk at every id it names. When it names many ids for the size of
+  -- its tree, their ancestors are most of the tree: the whole tree (one range of the primary
+  -- key, at most two rows per name, counted first within that bound) costs less than walks.
+  if p_late then
+    select count(*) into v_tree_nodes
+      from (select from treesync.nodes n where n.tree = p_tree limit 2 * cardinality(v_names) + 1) x;
+  end if;
+  if p_late and v_tree_nodes <= 2 * cardinality(v_names) then
+    select coalesce(array_agg(n.id), '{}'), coalesce(array_agg(n.parent), '{}'), coalesce(array_agg(n.pos), '{}')
+      into ids, v_parent_ids, poss
+      from treesync.nodes n
+     where n.tree = p_tree;
+    v_stubs := '{}';  -- every parent is in the tree
+    select coalesce(array_agg(distinct u.id), '{}') into v_missing
+      from unnest(v_names, treesync.slots_of(ids, v_names)) as u(id, x)
+     where u.x = 0;
+  else
+    select coalesce(array_agg(x.id), '{}') into v_named
+      from (select k.id from unnest(v_names) k(id) group by k.id) x;
+    select coalesce(array_agg(n.id), '{}'), coalesce(array_agg(n.parent), '{}'), coalesce(array_agg(n.pos), '{}')
+      into d_id, d_parent, d_pos
+      from treesync.nodes_at(p_tree, v_named) n;
+
+    if p_late then
+      v_walk_from := v_named;
+    else
+      -- (as load_window: a move of a node that exists walks, unless it only changes its order
+      -- key under its present parent; a node the window moves twice walks; but no move of a
+      -- node in p_no_walk does)
+      select jsonb_object_agg(d.id, d.parent) into v_map from unnest(d_id, d_parent) as d(id, parent);
+      select coalesce(array_agg(distinct w.parent), '{}') into v_walk_from
+        from (select m.node, m.parent, count(*) over (partition by m.node) as moves
+                from unnest(p_moves) m) w
+        left join unnest(p_no_walk) as l(id) on l.id collate "C" = w.node
+       where l.id is null
+         and (w.moves > 1 or (v_map ? w.node and v_map ->> w.node is distinct from w.parent));
+    end if;
+
+    -- The ancestors the walks pass, and, when a walk passes a node the window moves, those of
+    -- its new parents too, until nothing is added. The walks start from the parents of the
+    -- named nodes already loaded, not from those nodes again.
+    v_more := v_walk_from;
+    while cardinality(v_more) > 0 loop
+      select a_id || coalesce(array_agg(u.id), '{}'), a_parent || coalesce(array_agg(u.parent), '{}'),
+             a_pos || coalesce(array_agg(u.pos), '{}')
+        into a_id, a_parent, a_pos
+        from treesync.ancestors_of(p_tree, v_more) u;
+      exit when p_late;
+      select coalesce(array_agg(x.id), '{}') into v_more
+        from (select m.parent from unnest(p_moves) m
+                join (select unnest(a_id) union select unnest(v_walk_from)) i(id) on i.id = m.node
+              except select i from unnest(v_walk_from) i) x(id);
+      v_walk_from := v_walk_from || v_more;
+    end loop;
+
+    select coalesce(array_agg(x.id), '{}'), coalesce(array_agg(x.parent), '{}'), coalesce(array_agg(x.pos), '{}')
+      into ids, v_parent_ids, poss
+      from (select distinct on (l.id) l.id, l.parent, l.pos
+              from (select * from unnest(a_id, a_parent, a_pos) union all select * from unnest(d_id, d_parent, d_pos))
+                   as l(id, parent, pos)
+             order by l.id) x;
+    -- the parents of loaded nodes that are not loaded (they exist; their parent is unknown),
+    -- and the named ids that are not in the tree (new nodes, parents that do not exist)
+    select coalesce(array_agg(x.id), '{}') into v_stubs
+      from (select i from unnest(v_parent_ids) i where i is not null except select i from unnest(ids) i) x(id);
+    select coalesce(array_agg(x.id), '{}') into v_missing
+      from (select i from unnest(v_named) i except select i from unnest(ids) i) x(id);
+  end if;
+
+  -- Slots for the ids not loaded come after those of the loaded nodes.
+  v_loaded := cardinality(ids);
+  ids := ids || v_stubs || v_missing;
+  parents := treesync.slots_of(ids, v_parent_ids)
+             || array_fill(-1, array[cardinality(v_stubs)])
+             || array_fill(0, array[cardinality(v_missing)]);
+  poss := poss || array_fill(''::text, array[cardinality(v_stubs) + cardinality(v_missing)]);
+  present := array_fill(true, array[v_loaded + cardinality(v_stubs)])
+             || array_fill(false, array[cardinality(v_missing)]);
+end
+$$;
+
+
+-- merge_moves of 000012, with the moves of nodes that have no descendants applied without a
+-- walk (above). Merges new moves into a tree's nodes and move log (contract: 000002; the
+-- steps of 000003).
+-- Kleppmann et al. (2021): apply all moves in timestamp order; a move is skipped when its
+-- parent does not exist at that point or when the node is its parent or one of its ancestors.
+-- New moves older than logged ones (late) undo the logged moves after the oldest new one,
+-- which are then redone with the new ones in timestamp order.
+create or replace function treesync.merge_moves(p_tree text, p_moves treesync.op[],
+                                                out undone integer, out skipped integer)
+language plpgsql
+set enable_seqscan = off
+set enable_bitmapscan = off
+set enable_hashjoin = on
+set enable_mergejoin = off
+set enable_nestloop = off
+set work_mem = '64MB'
+as $$
+declare
+  v_oldest_new text collate "C";
+  v_late boolean;
+  -- the window's part of the tree (window_nodes): s_* as it is being computed, db_* as stored
+  s_id text[];
+  s_parent integer[];
+  s_pos text[];
+  s_exists boolean[];
+  s_born text[] := '{}';
+  -- the creations merged set-based (step 0)
+  c_nodes text[] := '{}';
+  c_ts text[] := '{}';
+  -- (not late) the nodes the window moves that have no descendants in it, and by slot
+  v_leaves text[] := '{}';
+  s_leaf boolean[] := '{}';
+  v_all boolean := true;
+  v_before boolean[];  -- (late) whether the node existed before the window
+  v_f text[];
+  v_c text[];
+  v_w_node text[];
+  v_w_parent text[];
+  db_parent integer[];
+  db_pos text[];
+  db_exists boolean[];
+  v_size integer;
+  r record;
+  v_a integer;
+  v_steps integer;
+  v_old_exists boolean;
+  v_old_parent integer;
+  v_old_pos text;
+  v_applied boolean;
+  -- the outcomes of the new moves, in timestamp order (old parent as a slot, 0: none)
+  n_old_parent integer[] := '{}';
+  n_old_pos text[] := '{}';
+  n_applied boolean[] := '{}';
+  -- redone log entries whose outcome changed
+  f_ts text[] := '{}';
+  f_old_parent text[] := '{}';
+  f_old_pos text[] := '{}';
+  f_applied boolean[] := '{}';
+  -- what to write back to nodes
+  w_gone text[];
+  w_new_id text[];
+  w_new_parent text[];
+  w_new_pos text[];
+  w_moved_id text[];
+  w_moved_parent text[];
+  w_moved_pos text[];
+begin
+  undone := 0;
+  skipped := 0;
+  -- apply_ops holds this lock already; taking it again costs little and keeps a direct caller
+  -- from merging concurrently.
+  perform from treesync.trees t where t.id = p_tree for update;
+  select min(m.ts) into v_oldest_new from unnest(p_moves) m;
+  if v_oldest_new is null then
+    return;
+  end if;
+  v_late := coalesce((select l.ts > v_oldest_new from treesync.moves l
+                       where l.tree = p_tree order by l.ts desc limit 1), false);
+
+  -- 0. Creations that cannot fail, set-based (merge_new_nodes); the rest goes the general
+  --    way, with those nodes in the tree from the point each was created (s_born).
+  if not v_late then
+    select c.nodes, c.ts into c_nodes, c_ts from treesync.merge_new_nodes(p_tree, p_moves) c;
+    if cardinality(c_ts) = cardinality(p_moves) then
+      return;
+    end if;
+    if cardinality(c_ts) > 0 then
+      p_moves := array(select m from unnest(p_moves) m
+                         left join unnest(c_ts) c(ts) on c.ts collate "C" = m.ts
+                        where c.ts is null);
+      select min(m.ts) into v_oldest_new from unnest(p_moves) m;
+    end if;
+  end if;
+
+  -- 1. Load what the window can see. A node the window moves that has no child, and under
+  --    which none of its moves puts anything, has no descendants at any point of the window:
+  --    no move of it can close a cycle, so none needs a walk (nor its ancestors loaded).
+  if not v_late then
+    v_leaves := treesync.childless(p_tree, array(select m.node from unnest(p_moves) m
+                                                 except select m.parent from unnest(p_moves) m));
+  end if;
+  select w.ids, w.parents, w.poss, w.present into s_id, s_parent, s_pos, s_exists
+    from treesync.window_nodes(p_tree, p_moves, v_oldest_new, v_late, v_leaves) w;
+  v_size := cardinality(s_id);
+  if cardinality(v_leaves) > 0 then
+    s_leaf := array(select l.id is not null
+                      from unnest(s_id) with ordinality as s(id, i)
+                      left join unnest(v_leaves) as l(id) on l.id collate "C" = s.id
+                     order by s.i);
+  end if;
+  if cardinality(c_ts) > 0 then
+    s_born := array(select c.ts
+                      from unnest(s_id) with ordinality as s(id, i)
+                      left join unnest(c_nodes, c_ts) as c(node, ts) on c.node collate "C" = s.id
+                     order by s.i);
+  end if;
+  db_parent := s_parent;
+  db_pos := s_pos;
+  db_exists := s_exists;
+
+  -- 2. Undo the logged moves after the oldest new one, in one statement: each node goes back
+  --    to where its first applied move after that point found it (the same as undoing them one
+  --    by one, newest first); a node that move created did not exist then.
+  --
+  --    Most redone moves cannot change outcome. A logged move of a node that did not exist at
+  --    that point (old_parent null) is skipped or creates its node depending only on whether
+  --    its parent exists then: no cycle is possible. Whether a node exists at a point depends
+  --    only on the moves of nodes that did not exist before the window: when the new moves
+  --    name none of the nodes that did not exist before and that the logged moves move (C),
+  --    and the logged moves name none of those the new moves move (F), every node comes to
+  --    exist at the same point as before, and those logged moves keep their outcome. Their
+  --    creations are then applied at once, each node remembering when (s_born: an existence
+  --    check at an earlier point must not see it; a walk cannot reach it, as no node's parent
+  --    is a node that does not exist yet), and only the other moves go through the loop.
+  --    Else every logged move is redone. The undo applies those creations at once; before the
+  --    window, a node with s_born did not exist.
+  if v_late then
+    select array_agg(case when u.x is null then s.parent when u.old_parent is null then u.p else u.op end order by s.i),
+           array_agg(case when u.x is null then s.pos when u.old_parent is null then u.pos else u.old_pos end order by s.i),
+           array_agg(s.present and u.x is null or u.x is not null order by s.i),
+           array_agg(case when u.old_parent is null then u.ts end order by s.i),
+           array_agg(case when u.x is null then s.present else u.old_parent is not null end order by s.i)
+      into s_parent, s_pos, s_exists, s_born, v_before
+      from unnest(s_parent, s_pos, s_exists) with ordinality as s(parent, pos, present, i)
+      left join (select x.i as x, p.i::integer as p, op.i::integer as op, f.old_parent, f.old_pos, f.pos, f.ts
+                   from (select distinct on (l.node) l.node, l.parent, l.pos, l.old_parent, l.old_pos, l.ts
+                           from (select * from treesync.moves_after(p_tree, v_oldest_new) offset 0) l
+                          where l.applied
+                          order by l.node, l.ts) f
+                   join unnest(s_id) with ordinality as x(id, i) on x.id = f.node
+                   join unnest(s_id) with ordinality as p(id, i) on p.id = f.parent
+                   left join unnest(s_id) with ordinality as op(id, i) on op.id = f.old_parent) u
+        on u.x = s.i;
+
+    -- F and C by slot; the sets are compared by slots_of (hash joins: no join here may become
+    -- a nested loop of window × window).
+    select array_agg(l.node), array_agg(l.parent) into v_w_node, v_w_parent
+      from treesync.moves_after(p_tree, v_oldest_new) l;
+    undone := cardinality(v_w_node);
+    select coalesce(array_agg(u.node) filter (where not v_before[u.x]), '{}') into v_f
+      from unnest(array(select m.node from unnest(p_moves) m),
+                  treesync.slots_of(s_id, array(select m.node from unnest(p_moves) m))) as u(node, x);
+    select coalesce(array_agg(u.node) filter (where not v_before[u.x]), '{}') into v_c
+      from unnest(v_w_node, treesync.slots_of(s_id, v_w_node)) as u(node, x);
+    v_all := 0 < any(treesync.slots_of(v_f, v_w_node || v_w_parent))
+             or 0 < any(treesync.slots_of(v_c, array(select unnest(array[m.node, m.parent]) from unnest(p_moves) m)));
+    if v_all then
+      select array_agg(case when s.before then s.parent else 0 end order by s.i),
+             array_agg(case when s.before then s.pos else '' end order by s.i)
+        into s_parent, s_pos
+        from unnest(s_parent, s_pos, v_before) with ordinality as s(parent, pos, before, i);
+      s_exists := v_before;
+      s_born := '{}';
+    end if;
+  end if;
+
+  -- 3. Apply the new moves and redo the undone ones (those 2b did not settle), in timestamp
+  --    order (the model's loop). Each move comes with its node, parent and logged old parent
+  --    as slots.
+  for r in
+    select w.ts, x.i::integer as x, p.i::integer as p, w.pos, o.i::integer as old_parent, w.old_pos, w.applied, w.is_new
+      from (select l.ts, l.node, l.parent, l.pos, l.old_parent, l.old_pos, l.applied, false as is_new
+              from treesync.moves_after(p_tree, v_oldest_new) l
+             where v_late and (v_all or l.old_parent is not null)
+            union all
+            select m.ts, m.node, m.parent, m.pos, null, null, null, true
+              from unnest(p_moves) m) w
+      join unnest(s_id) with ordinality as x(id, i) on x.id = w.node
+      join unnest(s_id) with ordinality as p(id, i) on p.id = w.parent
+      left join unnest(s_id) with ordinality as o(id, i) on o.id = w.old_parent
+     order by w.ts
+  loop
+    v_old_exists := s_exists[r.x];
+    v_old_parent := s_parent[r.x];
+    v_old_pos := s_pos[r.x];
+    if r.x = r.p or not s_exists[r.p] or s_born[r.p] collate "C" > r.ts then
+      -- Under itself, or under a node that does not exist (yet): skipped.
+      v_applied := false;
+    elsif not v_old_exists or v_old_parent = r.p or s_leaf[r.x] then
+      -- Creating a node (it has no descendants, so no cycle), a new order key under the same
+      -- parent, or a move of a node without descendants (step 1).
+      v_applied := true;
+    else
+      -- Walk up from the new parent; finding the node means the move would make a cycle. The
+      -- tree never has one, so the walk ends at ROOT or TRASH (whose parent is slot 0) within
+      -- as many steps as there are slots; the bound only guards against a broken tree.
+      v_a := r.p;
+      for v_steps in 0 .. v_size loop
+        exit when v_a <= 0 or v_a = r.x;
+        v_a := s_parent[v_a];
+      end loop;
+      if v_a < 0 then
+        raise exception 'treesync: merge_moves did not load an ancestor of % (a bug)', s_id[r.p];
+      elsif v_a > 0 and v_a <> r.x then
+        raise exception 'treesync: tree % has a cycle through %', p_tree, s_id[r.p];
+      end if;
+      v_applied := v_a = 0;
+    end if;
+    if v_applied then
+      s_exists[r.x] := true;
+      s_parent[r.x] := r.p;
+      s_pos[r.x] := r.pos;
+    end if;
+    if not v_old_exists then
+      v_old_parent := null;
+      v_old_pos := null;
+    end if;
+
+    if r.is_new then
+      n_old_parent := n_old_parent || v_old_parent;
+      n_old_pos := n_old_pos || v_old_pos;
+      n_applied := n_applied || v_applied;
+    elsif (r.old_parent, r.old_pos, r.applied) is distinct from (v_old_parent, v_old_pos, v_applied) then
+      -- A redone move whose outcome changed: the log must say what really happened.
+      f_ts := f_ts || r.ts::text;
+      f_old_parent := f_old_parent || s_id[v_old_parent];
+      f_old_pos := f_old_pos || v_old_pos;
+      f_applied := f_applied || v_applied;
+    end if;
+  end loop;
+
+  -- 4. Write back the nodes that differ from the database, and the log: the new entries, and
+  --    the redone ones whose outcome changed.
+  select coalesce(array_agg(s.id) filter (where not s.present and s.db_present), '{}'),
+         coalesce(array_agg(s.id) filter (where s.present and not s.db_present), '{}'),
+         coalesce(array_agg(p.id) filter (where s.present and not s.db_present), '{}'),
+         coalesce(array_agg(s.pos) filter (where s.present and not s.db_present), '{}'),
+         coalesce(array_agg(s.id) filter (where s.present and s.db_present), '{}'),
+         coalesce(array_agg(p.id) filter (where s.present and s.db_present), '{}'),
+         coalesce(array_agg(s.pos) filter (where s.present and s.db_present), '{}')
+    into w_gone, w_new_id, w_new_parent, w_new_pos, w_moved_id, w_moved_parent, w_moved_pos
+    from unnest(s_id, s_exists, s_parent, s_pos, db_exists, db_parent, db_pos)
+         with ordinality as s(id, present, parent, pos, db_present, db_parent, db_pos, i)
+    left join unnest(s_id) with ordinality as p(id, i) on p.i = s.parent
+   where (s.present, s.parent, s.pos) is distinct from (s.db_present, s.db_parent, s.db_pos)
+     and (s.present or s.db_present);
+  perform treesync.write_nodes(p_tree, w_gone, w_moved_id, w_moved_parent, w_moved_pos,
+                               w_new_id, w_new_parent, w_new_pos);
+
+  insert into treesync.moves (tree, ts, node, parent, pos, old_parent, old_pos, applied)
+  select p_tree, m.ts, m.node, m.parent, m.pos, p.id, o.old_pos, o.applied
+    from (select m.ts, m.node, m.parent, m.pos, row_number() over (order by m.ts) as k
+            from unnest(p_moves) m) m
+    join unnest(n_old_parent, n_old_pos, n_applied) with ordinality as o(old_parent, old_pos, applied, k)
+      on o.k = m.k
+    left join unnest(s_id) with ordinality as p(id, i) on p.i = o.old_parent;
+  select count(*) filter (where not a) into skipped from unnest(n_applied) a;
+  perform treesync.rewrite_log(p_tree, f_ts, f_old_parent, f_old_pos, f_applied);
+end
+$$;

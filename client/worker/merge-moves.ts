@@ -77,8 +77,7 @@ async function writeTree(db: Db, tree: TreeView): Promise<void> {
   // In key order: each statement's rows land next to each other in the table's B-tree.
   const byId = (a: [string, ...unknown[]], b: [string, ...unknown[]]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
   await deleteRows(db, 'nodes', 'id', deleted.sort());
-  await insertRows(db, 'nodes', ['id', 'parent', 'pos'], inserted.sort(byId));
-  await updateRows(db, 'nodes', 'id', ['parent', 'pos'], updated.sort(byId));
+  await insertRows(db, 'nodes', ['id', 'parent', 'pos'], [...inserted, ...updated].sort(byId), 'on conflict (id) do update set parent = excluded.parent, pos = excluded.pos');
 }
 
 /** Merges new moves (never seen before, any order) into the tree and the log.
@@ -108,6 +107,7 @@ export async function mergeMoves(db: Db, moves: MoveOp[]): Promise<{ undone: num
   const ids: string[] = [];
   for (const list of [fresh, window]) for (const op of list) ids.push(op.node, op.parent);
   await tree.load(ids);
+  await tree.prefetchWalks([...fresh, ...window]);
 
   // 3. Apply the new moves and redo the undone ones, in ts order (a merge of two sorted lists).
   let skipped = 0;

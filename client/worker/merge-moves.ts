@@ -107,7 +107,6 @@ export async function mergeMoves(db: Db, moves: MoveOp[]): Promise<{ undone: num
   const ids: string[] = [];
   for (const list of [fresh, window]) for (const op of list) ids.push(op.node, op.parent);
   await tree.load(ids);
-  await tree.prefetchWalks([...fresh, ...window]);
 
   // 3. Apply the new moves and redo the undone ones, in ts order (a merge of two sorted lists).
   let skipped = 0;

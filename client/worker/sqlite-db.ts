@@ -163,9 +163,8 @@ export class Db {
     return decoder.decode(heap.subarray(ptr, ptr + n));
   }
 
-  private row(stmt: number): Row {
+  private row(stmt: number, count: number): Row {
     const m = this.module;
-    const count = m._sqlite3_column_count(stmt);
     const row: Row = new Array<SqlValue>(count);
     for (let i = 0; i < count; i++) {
       switch (m._sqlite3_column_type(stmt, i)) {
@@ -192,10 +191,11 @@ export class Db {
     const rows: Row[] = [];
     try {
       this.bind(stmt, params);
+      const count = m._sqlite3_column_count(stmt);
       for (;;) {
         const rc = m._sqlite3_step(stmt);
         if (rc === SQLITE_ROW) {
-          rows.push(this.row(stmt));
+          rows.push(this.row(stmt, count));
           if (rows.length >= limit) break;
         } else if (rc === SQLITE_DONE) break;
         else this.fail('step');

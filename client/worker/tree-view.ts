@@ -22,10 +22,9 @@ export interface Place {
 
 /** ROOT and TRASH always exist and never move. */
 const FIXED: Place = { parent: null, pos: '' };
-/** Keys read per statement when loading places (bulk-write.ts has the reason). */
-const LOAD_CHUNK = 100;
-/** Keys per statement for what is left after the chunks of LOAD_CHUNK. */
-const SMALL_CHUNK = 10;
+/** Keys read per statement (bulk-write.ts has the reason), largest first; the smallest also
+ * serves what is left (a local edit reads one or two nodes: it should not bind a hundred). */
+const CHUNKS = [1000, 100, 10] as const;
 /** Ancestor rows a merge's cycle checks keep (beyond the batch's own rows). */
 const READ_LIMIT = 50_000;
 
@@ -33,28 +32,7 @@ const READ_LIMIT = 50_000;
  * the list into a temporary B-tree, and measured about a fifth slower.) */
 const loadSql = (keys: number) => `select n.id, n.parent, n.pos
   from (values ${Array.from({ length: keys }, () => '(?)').join(', ')}) v join nodes n on n.id = v.column1`;
-const LOAD_SQL = loadSql(LOAD_CHUNK);
-const LOAD_SMALL_SQL = loadSql(SMALL_CHUNK);
-
-/** Which of the keys have a child in SQLite (an index probe per key on nodes_by_parent). */
-const withChildrenSql = (keys: number) => `select v.column1
-  from (values ${Array.from({ length: keys }, () => '(?)').join(', ')}) v
-  where exists (select 1 from nodes c where c.parent = v.column1)`;
-const WITH_CHILDREN_SQL = withChildrenSql(LOAD_CHUNK);
-const WITH_CHILDREN_SMALL_SQL = withChildrenSql(SMALL_CHUNK);
-
-/** Calls `each` with the keys in chunks of LOAD_CHUNK, the rest in chunks of SMALL_CHUNK (a
- * local edit reads one or two nodes: it should not bind a hundred), the last one repeating its
- * first key to fill it; `each` gets the chunk and whether it is a large one. */
-async function inChunks(keys: string[], each: (chunk: string[], large: boolean) => Promise<void>): Promise<void> {
-  for (let i = 0; i < keys.length; ) {
-    const size = keys.length - i >= LOAD_CHUNK ? LOAD_CHUNK : SMALL_CHUNK;
-    const chunk = keys.slice(i, i + size);
-    i += chunk.length;
-    while (chunk.length < size) chunk.push(chunk[0]!);
-    await each(chunk, size === LOAD_CHUNK);
-  }
-}
+const LOAD_SQL = new Map<number, string>(CHUNKS.map((n) => [n, loadSql(n)]));
 
 const same = (a: Place | null, b: Place | null): boolean =>
   a === b || (a !== null && b !== null && a.parent === b.parent && a.pos === b.pos);
@@ -74,67 +52,29 @@ export class TreeView {
   /** Nodes the merge put a node under (a superset of the nodes that have children only
    * through the merge's changes). */
   private readonly adopters = new Set<string>();
-  /** Whether SQLite holds a child of a node, for the nodes prefetchWalks asked about. */
-  private readonly hasChildren = new Map<string, boolean>();
   private walked = 0;
 
   constructor(private readonly db: Db) {}
 
-  /** Reads the places of the given nodes that are not known yet, many keys per statement;
-   * returns how many it read. */
-  async load(ids: Iterable<string>): Promise<number> {
+  /** Reads the places of the given nodes that are not known yet, many keys per statement. */
+  async load(ids: Iterable<string>): Promise<void> {
+    // Each missing id once: it is marked as read (no row) before the chunks are read.
     const missing: string[] = [];
-    for (const id of new Set(ids)) {
-      if (id !== ROOT && id !== TRASH && !this.changed.has(id) && !this.stored.has(id)) missing.push(id);
+    for (const id of ids) {
+      if (this.stored.has(id) || this.changed.has(id) || id === ROOT || id === TRASH) continue;
+      this.stored.set(id, null);
+      missing.push(id);
     }
-    for (const id of missing) this.stored.set(id, null);
-    await inChunks(missing, async (chunk, large) => {
-      for (const row of await this.db.all(large ? LOAD_SQL : LOAD_SMALL_SQL, chunk)) {
+    for (let i = 0; i < missing.length; ) {
+      // The largest chunk the ids left fill; the last one repeats its first id to fill the
+      // smallest.
+      const size = CHUNKS.find((n) => n <= missing.length - i) ?? CHUNKS[CHUNKS.length - 1]!;
+      const chunk = missing.slice(i, i + size);
+      i += chunk.length;
+      while (chunk.length < size) chunk.push(chunk[0]!);
+      for (const row of await this.db.all(LOAD_SQL.get(size)!, chunk)) {
         this.stored.set(row[0] as string, { parent: row[1] as string | null, pos: row[2] as string });
       }
-    });
-    return missing.length;
-  }
-
-  /**
-   * Reads ahead what the cycle checks of moves of `nodes` to other parents will need, so that
-   * they walk in memory: which of the nodes have a child in SQLite (a node without one is no
-   * one's ancestor, no walk), and for those that have, the ancestors of the parents they move
-   * to, as SQLite holds them, a level at a time (a statement per level and per 100 nodes
-   * rather than one per ancestor), up to READ_LIMIT rows. What it does not read, a walk reads.
-   * The nodes and their new parents must have been loaded.
-   */
-  async prefetchWalks(moves: Iterable<{ node: string; parent: string }>): Promise<void> {
-    const movers = new Map<string, string[]>();
-    for (const { node, parent } of moves) {
-      const stored = this.stored.get(node);
-      if (stored === undefined || stored === null || stored.parent === parent || this.hasChildren.has(node)) continue;
-      const targets = movers.get(node);
-      if (targets === undefined) movers.set(node, [parent]);
-      else targets.push(parent);
-    }
-    if (movers.size === 0) return;
-    const nodes = [...movers.keys()];
-    for (const id of nodes) this.hasChildren.set(id, false);
-    await inChunks(nodes, async (chunk, large) => {
-      for (const row of await this.db.all(large ? WITH_CHILDREN_SQL : WITH_CHILDREN_SMALL_SQL, chunk)) {
-        this.hasChildren.set(row[0] as string, true);
-      }
-    });
-    let level: string[] = [];
-    for (const [node, targets] of movers) if (this.hasChildren.get(node)) level.push(...targets);
-    const seen = new Set<string>();
-    while (level.length > 0 && this.walked < READ_LIMIT) {
-      const up: string[] = [];
-      for (const id of level) {
-        const place = this.stored.get(id);
-        if (place === undefined || place === null || place.parent === null || seen.has(place.parent)) continue;
-        seen.add(place.parent);
-        up.push(place.parent);
-      }
-      const read = await this.load(up.slice(0, READ_LIMIT - this.walked));
-      this.walked += read;
-      level = up;
     }
   }
 
@@ -184,9 +124,8 @@ export class TreeView {
       // may have moved away in the merge: then the walk decides).
       if (!leafChecked) {
         leafChecked = true;
-        if (!this.adopters.has(node)) {
-          const hasChild = this.hasChildren.get(node) ?? (await this.db.get('select 1 from nodes where parent = ? limit 1', [node])) !== undefined;
-          if (!hasChild) return false;
+        if (!this.adopters.has(node) && (await this.db.get('select 1 from nodes where parent = ? limit 1', [node])) === undefined) {
+          return false;
         }
       }
       // Not known: read it (kept for the next walks, up to READ_LIMIT rows). The upper

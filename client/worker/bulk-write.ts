@@ -1,10 +1,10 @@
 /**
  * Many rows per statement. Every statement is a call into SQLite compiled to WebAssembly with a
- * fixed cost (bind, step, reset, and the statement's own journal) on top of its B-tree work; a
- * merge writes its rows up to 1,000 to a statement (measured: a batch's nodes written 1,000 to
- * a statement cost about a sixth less than 100 to a statement). Seven statement texts per shape
- * (1,000, 300, 100, 30, 10, 3 and 1 rows), prepared once, cover any count in a few statements:
- * 990 rows are three of 300 and three of 30.
+ * fixed cost (bind, step, reset) on top of its B-tree work; a merge writes its rows up to 1,000
+ * to a statement (measured: a batch's nodes written 1,000 to a statement cost a tenth to a
+ * fifth less than 100 to a statement). Seven statement texts per shape (1,000, 300, 100, 30,
+ * 10, 3 and 1 rows), prepared once, cover any count in a few statements: 990 rows are three of
+ * 300 and three of 30.
  */
 import type { Db, SqlValue } from './sqlite-db.ts';
 

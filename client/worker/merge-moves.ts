@@ -77,8 +77,7 @@ async function writeTree(db: Db, tree: TreeView): Promise<void> {
   // In key order: each statement's rows land next to each other in the table's B-tree.
   const byId = (a: [string, ...unknown[]], b: [string, ...unknown[]]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
   await deleteRows(db, 'nodes', 'id', deleted.sort());
-  await insertRows(db, 'nodes', ['id', 'parent', 'pos'], inserted.sort(byId));
-  await updateRows(db, 'nodes', 'id', ['parent', 'pos'], updated.sort(byId));
+  await insertRows(db, 'nodes', ['id', 'parent', 'pos'], [...inserted, ...updated].sort(byId), 'on conflict (id) do update set parent = excluded.parent, pos = excluded.pos');
 }
 
 /** Merges new moves (never seen before, any order) into the tree and the log.

@@ -34,8 +34,9 @@ export interface RawModule {
 
 const SQLITE_ROW = 100;
 const SQLITE_DONE = 101;
-/** SQLite copies a text bound with this destructor, so one scratch buffer serves every bind. */
-const SQLITE_TRANSIENT = -1;
+/** SQLite reads a text bound with this destructor where it is, without a copy: the caller keeps
+ * it there until the statement is reset (see bind). */
+const SQLITE_STATIC = 0;
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
@@ -82,17 +83,23 @@ export class Db {
     throw new Error(`SQLite ${what}: ${this.module.UTF8ToString(this.module._sqlite3_errmsg(this.handle))}`);
   }
 
-  private bindText(stmt: number, i: number, value: string): void {
+  /** Makes the scratch buffer at least `bytes` long (its old contents are dropped). */
+  private reserve(bytes: number): void {
+    if (bytes <= this.scratchBytes) return;
     const m = this.module;
-    const most = value.length * 3;
-    if (most > this.scratchBytes) {
-      if (this.scratch) m._sqlite3_free(this.scratch);
-      this.scratchBytes = Math.max(most, 4096);
-      this.scratch = m._sqlite3_malloc(this.scratchBytes);
-      if (!this.scratch) this.fail('out of memory');
+    if (this.scratch) m._sqlite3_free(this.scratch);
+    this.scratchBytes = Math.max(bytes, 4096);
+    this.scratch = m._sqlite3_malloc(this.scratchBytes);
+    if (!this.scratch) {
+      this.scratchBytes = 0;
+      this.fail('out of memory');
     }
+  }
+
+  /** Writes `value` as UTF-8 at `at` in the scratch buffer, binds it there; returns its bytes. */
+  private bindText(stmt: number, i: number, value: string, at: number): number {
+    const m = this.module;
     const heap = m.HEAPU8;
-    const at = this.scratch;
     let bytes = -1;
     if (value.length <= 32) {
       // Short ids and keys: copied byte by byte when ASCII (cheaper than a call to the encoder).
@@ -106,16 +113,29 @@ export class Db {
         heap[at + k] = c;
       }
     }
-    if (bytes < 0) bytes = encoder.encodeInto(value, heap.subarray(at, at + this.scratchBytes)).written;
-    if (m._sqlite3_bind_text(stmt, i, this.scratch, bytes, SQLITE_TRANSIENT) !== 0) this.fail('bind');
+    if (bytes < 0) bytes = encoder.encodeInto(value, heap.subarray(at, this.scratch + this.scratchBytes)).written;
+    if (m._sqlite3_bind_text(stmt, i, at, bytes, SQLITE_STATIC) !== 0) this.fail('bind');
+    return bytes;
   }
 
+  /**
+   * Binds `params`, every text in its own place of the scratch buffer: SQLite reads them there
+   * (SQLITE_STATIC: no copy, no allocation per value) until the statement is reset and its
+   * bindings cleared, which `collect` does before the buffer is used again.
+   */
   private bind(stmt: number, params: readonly SqlValue[]): void {
     const m = this.module;
+    let most = 0;
+    for (let i = 0; i < params.length; i++) {
+      const v = params[i];
+      if (typeof v === 'string') most += v.length * 3;
+    }
+    this.reserve(most);
+    let at = this.scratch;
     for (let i = 0; i < params.length; i++) {
       const v = params[i]!;
       // Typed binds: the type is known here, nothing is guessed per value.
-      if (typeof v === 'string') this.bindText(stmt, i + 1, v);
+      if (typeof v === 'string') at += this.bindText(stmt, i + 1, v, at);
       else if (v === null) m._sqlite3_bind_null(stmt, i + 1);
       else if (typeof v === 'number') {
         if ((v | 0) === v) m._sqlite3_bind_int(stmt, i + 1, v);
@@ -143,9 +163,8 @@ export class Db {
     return decoder.decode(heap.subarray(ptr, ptr + n));
   }
 
-  private row(stmt: number): Row {
+  private row(stmt: number, count: number): Row {
     const m = this.module;
-    const count = m._sqlite3_column_count(stmt);
     const row: Row = new Array<SqlValue>(count);
     for (let i = 0; i < count; i++) {
       switch (m._sqlite3_column_type(stmt, i)) {
@@ -172,10 +191,11 @@ export class Db {
     const rows: Row[] = [];
     try {
       this.bind(stmt, params);
+      const count = m._sqlite3_column_count(stmt);
       for (;;) {
         const rc = m._sqlite3_step(stmt);
         if (rc === SQLITE_ROW) {
-          rows.push(this.row(stmt));
+          rows.push(this.row(stmt, count));
           if (rows.length >= limit) break;
         } else if (rc === SQLITE_DONE) break;
         else this.fail('step');
@@ -187,19 +207,22 @@ export class Db {
     }
   }
 
+  // A statement prepared before runs without waiting: the merge runs thousands of short
+  // statements per batch, and a wait for each costs a turn of the microtask queue.
+
   /** Runs a statement; returns every row. */
   async all(sql: string, params: readonly SqlValue[] = []): Promise<Row[]> {
-    return this.collect(await this.statement(sql), params, Infinity);
+    return this.collect(this.prepared.get(sql) ?? (await this.statement(sql)), params, Infinity);
   }
 
   /** Runs a statement; returns its first row, or undefined. */
   async get(sql: string, params: readonly SqlValue[] = []): Promise<Row | undefined> {
-    return this.collect(await this.statement(sql), params, 1)[0];
+    return this.collect(this.prepared.get(sql) ?? (await this.statement(sql)), params, 1)[0];
   }
 
   /** Runs a statement for its effect. */
   async run(sql: string, params: readonly SqlValue[] = []): Promise<void> {
-    this.collect(await this.statement(sql), params, Infinity);
+    this.collect(this.prepared.get(sql) ?? (await this.statement(sql)), params, Infinity);
   }
   /** The module's raw exports: a bulk load stages values in its memory (runBound). */
   get raw(): RawModule {
@@ -226,13 +249,14 @@ export class Db {
 
   /** Runs `body` in one transaction: committed when it returns, rolled back when it throws. */
   async transaction<T>(body: () => Promise<T>): Promise<T> {
-    await this.exec('begin');
+    // Prepared once like any statement (exec would compile them on every call).
+    await this.run('begin');
     try {
       const result = await body();
-      await this.exec('commit');
+      await this.run('commit');
       return result;
     } catch (err) {
-      await this.exec('rollback');
+      await this.run('rollback');
       throw err;
     }
   }

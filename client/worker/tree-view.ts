@@ -22,10 +22,9 @@ export interface Place {
 
 /** ROOT and TRASH always exist and never move. */
 const FIXED: Place = { parent: null, pos: '' };
-/** Keys read per statement when loading places (bulk-write.ts has the reason). */
-const LOAD_CHUNK = 100;
-/** Keys per statement for what is left after the chunks of LOAD_CHUNK. */
-const SMALL_CHUNK = 10;
+/** Keys read per statement (bulk-write.ts has the reason), largest first; the smallest also
+ * serves what is left (a local edit reads one or two nodes: it should not bind a hundred). */
+const CHUNKS = [1000, 100, 10] as const;
 /** Ancestor rows a merge's cycle checks keep (beyond the batch's own rows). */
 const READ_LIMIT = 50_000;
 
@@ -33,8 +32,7 @@ const READ_LIMIT = 50_000;
  * the list into a temporary B-tree, and measured about a fifth slower.) */
 const loadSql = (keys: number) => `select n.id, n.parent, n.pos
   from (values ${Array.from({ length: keys }, () => '(?)').join(', ')}) v join nodes n on n.id = v.column1`;
-const LOAD_SQL = loadSql(LOAD_CHUNK);
-const LOAD_SMALL_SQL = loadSql(SMALL_CHUNK);
+const LOAD_SQL = new Map<number, string>(CHUNKS.map((n) => [n, loadSql(n)]));
 
 const same = (a: Place | null, b: Place | null): boolean =>
   a === b || (a !== null && b !== null && a.parent === b.parent && a.pos === b.pos);
@@ -60,19 +58,21 @@ export class TreeView {
 
   /** Reads the places of the given nodes that are not known yet, many keys per statement. */
   async load(ids: Iterable<string>): Promise<void> {
+    // Each missing id once: it is marked as read (no row) before the chunks are read.
     const missing: string[] = [];
-    for (const id of new Set(ids)) {
-      if (id !== ROOT && id !== TRASH && !this.changed.has(id) && !this.stored.has(id)) missing.push(id);
+    for (const id of ids) {
+      if (this.stored.has(id) || this.changed.has(id) || id === ROOT || id === TRASH) continue;
+      this.stored.set(id, null);
+      missing.push(id);
     }
     for (let i = 0; i < missing.length; ) {
-      // Chunks of LOAD_CHUNK, the rest in chunks of 10 (a local edit reads one or two nodes:
-      // it should not bind a hundred), the last one repeating its first id to fill it.
-      const size = missing.length - i >= LOAD_CHUNK ? LOAD_CHUNK : SMALL_CHUNK;
+      // The largest chunk the ids left fill; the last one repeats its first id to fill the
+      // smallest.
+      const size = CHUNKS.find((n) => n <= missing.length - i) ?? CHUNKS[CHUNKS.length - 1]!;
       const chunk = missing.slice(i, i + size);
       i += chunk.length;
-      for (const id of chunk) this.stored.set(id, null);
       while (chunk.length < size) chunk.push(chunk[0]!);
-      for (const row of await this.db.all(size === LOAD_CHUNK ? LOAD_SQL : LOAD_SMALL_SQL, chunk)) {
+      for (const row of await this.db.all(LOAD_SQL.get(size)!, chunk)) {
         this.stored.set(row[0] as string, { parent: row[1] as string | null, pos: row[2] as string });
       }
     }

@@ -272,7 +272,8 @@ async function main(): Promise<void> {
 
   // One redraw at a time; changes meanwhile are gathered for one more after it.
   let drawing: Promise<void> | undefined;
-  let asked: { parents: Set<string>; all: boolean } = { parents: new Set(), all: true };
+  // `clean`: start from an empty outline (drawing in place went wrong).
+  let asked: { parents: Set<string>; all: boolean; clean?: boolean } = { parents: new Set(), all: true };
   const redraw = (parents: string[], all: boolean): Promise<void> => {
     for (const p of parents) asked.parents.add(p);
     asked.all ||= all;
@@ -285,17 +286,23 @@ async function main(): Promise<void> {
         const active = document.activeElement;
         const typing = active instanceof HTMLInputElement && active.value !== active.dataset.drawn ? active.value : undefined;
         const focused = (active?.closest('li') as HTMLElement | null)?.dataset.id;
-        if (now.all) {
+        // `all`: every list drawn open is read again, ROOT's first, each replaced only once its
+        // rows are read (the page never shows an empty outline meanwhile, and an edit drawn
+        // from its pending event stays until the replica's lists are drawn).
+        if (now.clean) {
           drawn.clear();
           outline.replaceChildren();
         }
-        const lists = now.all ? ['ROOT'] : [...now.parents].filter((p) => p === 'ROOT' || drawn.has(p));
+        const lists = now.all
+          ? ['ROOT', ...[...drawn.keys()].filter((id) => opened.has(id))]
+          : [...now.parents].filter((p) => p === 'ROOT' || drawn.has(p));
         try {
           for (const p of lists) await drawChildren(p);
         } catch (err) {
-          // Drawing only what changed went wrong: draw everything again rather than stay wrong.
-          if (now.all) throw err;
+          // Drawing in place went wrong: draw everything again from nothing rather than stay wrong.
+          if (now.clean) throw err;
           asked.all = true;
+          asked.clean = true;
           continue;
         }
         if (now.all || now.parents.has('TRASH')) await drawTrash();

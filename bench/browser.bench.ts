@@ -40,6 +40,8 @@ const BULK_NODES = scaled(200_000, 10_000);
 const BULK_BATCH = 10_000;
 const BOOT_NODES = scaled(200_000, 1_000);
 const LATENCY_ROUNDS = 50;
+const JOURNAL_ROUNDS = 3;
+const JOURNAL_EDITS = 100;
 const LATENCY_ITEMS = 30;
 const TREE = 'bench-browser';
 
@@ -48,6 +50,7 @@ type Bench = {
   bulkCreate(storage: string, name: string, total: number, batch: number): Promise<{ storage: string; applied: number; seconds: number }>;
   reopenAndRead(name: string): Promise<{ openMs: number; readMs: number; nodes: number }>;
   bootstrapInto(storage: string, name: string, tree: string): Promise<{ storage: string; seconds: number; rows: number; bytes: number; seq: number; events: number }>;
+  editCost(journalMode: string, name: string, edits: number): Promise<number[]>;
 };
 
 function inPage<T>(page: Page, call: (bench: Bench, arg: unknown[]) => Promise<T>, ...arg: unknown[]): Promise<T> {
@@ -90,6 +93,17 @@ try {
       console.log(`round ${round + 1}: ${vfs} create ${ms(t.createMs)}, fill ${ms(t.fillMs)}, reopen ${ms(t.reopenMs)}`);
     }
   }
+
+  // A local edit's transaction in OPFS by rollback journal mode (open-opfs.ts chose persist).
+  const journal: Record<string, number[]> = { delete: [], persist: [], truncate: [] };
+  for (let round = 0; round < JOURNAL_ROUNDS; round++) {
+    const modes = Object.keys(journal);
+    for (const mode of round % 2 === 0 ? modes : modes.reverse()) {
+      const t = await inPage(page, (b, [mode, name, n]) => b.editCost(mode as string, name as string, n as number), mode, `journal-${mode}-${round}`, JOURNAL_EDITS);
+      journal[mode]!.push(...t);
+    }
+  }
+  for (const [mode, ts] of Object.entries(journal)) console.log(`edit in OPFS, journal_mode ${mode}: p50 ${ms(quantile(ts, 0.5))}, p90 ${ms(quantile(ts, 0.9))}`);
 
   const bulkIn = (storage: string) =>
     inPage(page, (b, [storage, name, n, batch]) => b.bulkCreate(storage as string, name as string, n as number, batch as number), storage, 'bulk', BULK_NODES, BULK_BATCH);
@@ -152,6 +166,11 @@ try {
     [
       vfsRow('access-handle-pool'),
       vfsRow('coop-sync'),
+      ...Object.entries(journal).map(([mode, ts]) => ({
+        case: `a local edit's transaction in OPFS, journal_mode ${mode}${mode === 'persist' ? ' (the one used)' : ''}`,
+        figure: `p50 ${ms(quantile(ts, 0.5))}, p90 ${ms(quantile(ts, 0.9))}`,
+        detail: `${ts.length} sets of a field through LocalEdits (merge, outbox, clock; one transaction each, synchronous FULL) on a 1,000-node replica, ${JOURNAL_ROUNDS} rounds alternating the order`,
+      })),
       {
         case: `${BULK_NODES.toLocaleString('en')} node creations into OPFS through Replica.apply`,
         figure: `${Math.round(BULK_NODES / bulk.seconds).toLocaleString('en')} rows/s`,

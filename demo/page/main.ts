@@ -198,7 +198,7 @@ async function main(): Promise<void> {
     const commit = () => {
       if (text.value === text.dataset.drawn) return;
       text.dataset.drawn = text.value;
-      void act.edit(row.id, text.value);
+      void act.edit(row.id, text.value).catch(refused);
     };
     text.addEventListener('change', commit);
     text.addEventListener('keydown', (event) => {

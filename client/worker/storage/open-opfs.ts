@@ -11,7 +11,8 @@
  * Each replica gets its own directory, `treesync/<name>`, and its own SQLite module, so a
  * closed replica's VFS can be let go without unregistering anything.
  *
- * The rollback journal is kept between transactions (`journal_mode = persist`, its header
+ * On AccessHandlePoolVFS (the default) the rollback journal is kept between transactions
+ * (`journal_mode = persist`, its header
  * zeroed at commit) rather than deleted: on AccessHandlePoolVFS deleting the journal, and
  * making it again at the next transaction, each rewrite a pool file's header and flush it.
  * A local edit's transaction measured a quarter faster (docs/browser.md). Durability is the
@@ -67,7 +68,8 @@ export async function openOpfs(name: string, vfs: OpfsVfs = DEFAULT_OPFS_VFS): P
   }
   const db = new Db(sqlite3, module as ConstructorParameters<typeof Db>[1], handle);
   try {
-    await db.exec(`pragma journal_mode = persist; pragma journal_size_limit = ${JOURNAL_LIMIT}`);
+    // OPFSCoopSyncVFS allows only off, memory, delete and wal: it keeps SQLite's default.
+    if (vfs === 'access-handle-pool') await db.exec(`pragma journal_mode = persist; pragma journal_size_limit = ${JOURNAL_LIMIT}`);
   } catch (err) {
     await db.close();
     await closeVfs();

@@ -12,13 +12,12 @@
  * closed replica's VFS can be let go without unregistering anything.
  *
  * On AccessHandlePoolVFS (the default) the rollback journal is kept between transactions
- * (`journal_mode = persist`, its header
- * zeroed at commit) rather than deleted: on AccessHandlePoolVFS deleting the journal, and
- * making it again at the next transaction, each rewrite a pool file's header and flush it.
- * A local edit's transaction measured a quarter faster (docs/browser.md). Durability is the
- * same: `synchronous` stays FULL, and a commit is durable once the zeroed header is flushed. A
- * journal grown by a large transaction (a bootstrap over an existing tree) is cut back to
- * JOURNAL_LIMIT after it.
+ * (`journal_mode = persist`, its header zeroed at commit) rather than deleted: deleting the
+ * journal, and making it again at the next transaction, each rewrite a pool file's header and
+ * flush it. A local edit's transaction measured about a quarter faster (docs/browser.md).
+ * Durability is the same: `synchronous` stays FULL, and a commit is durable once the zeroed
+ * header is flushed. A journal grown by a large transaction (a bootstrap over an existing tree)
+ * is cut back to JOURNAL_LIMIT after it.
  */
 import * as SQLite from '@journeyapps/wa-sqlite';
 import SQLiteESMFactory from '@journeyapps/wa-sqlite/dist/wa-sqlite.mjs';

@@ -8,10 +8,11 @@
  * An edit is drawn at once, in the frame it is made in: the TreeClient's `pending` event comes
  * inside the edit's call, and the page applies it to what it shows (the item's text, the item
  * moved, added or taken away; the buttons also find their neighbours in the page, not in the
- * replica). It is then reconciled: when the edit is settled (the worker committed or refused
- * it) the lists it touched are read again from the replica and drawn as the replica has them,
- * and a refused edit is said in the notice line. Lists redrawn for other changes while an edit
- * is still pending get the pending edit applied again on top.
+ * replica). It is then reconciled: a committed edit's change event redraws the lists it
+ * touched from the replica, as every change event does; a refused edit (settled with an error,
+ * and no change event) has the lists it touched read again from the replica, and is said in the
+ * notice line. Lists redrawn for other changes while an edit is still pending get the pending
+ * edit applied again on top.
  *
  * Where the server is: `?server=` or, by default, `demo-config.json` beside the page (written
  * by `npm run demo`). `?token=` is sent as the bearer token (the demo server runs in
@@ -399,9 +400,12 @@ async function main(): Promise<void> {
     if (event.type === 'settled') {
       const edit = pending.get(event.edit);
       pending.delete(event.edit);
-      if (event.error) refused(event.error);
-      // The replica's answer is the truth: the lists the edit touched, as the replica has them.
-      if (edit) void redraw(edit.touched, false);
+      // Refused: the lists the edit touched, as the replica has them (nothing changed there, so
+      // no change event comes). Committed: the edit's change event redraws them.
+      if (event.error) {
+        refused(event.error);
+        if (edit) void redraw(edit.touched, false);
+      }
     }
     if (event.type === 'changes') void redraw(event.parents, event.all);
     if (event.type === 'status') showStatus();

@@ -9,8 +9,8 @@
  * call, before the call returns, so an app can draw the edit in the same frame (from what it
  * shows already) instead of waiting for the worker's round trip and the replica's commit; its
  * `settled` event follows when the worker has answered (committed, or refused and why). The
- * replica stays the truth: an app redraws what it drew from a pending edit once that edit is
- * settled, or when a change event names it (docs/client.md, "Drawing an edit at once").
+ * replica stays the truth: an app redraws from it what change events name (a committed edit's
+ * among them) and what a refused edit touched (docs/client.md, "Drawing an edit at once").
  */
 import * as Comlink from 'comlink';
 import { TreesyncError } from '../protocol/errors.ts';

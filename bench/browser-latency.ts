@@ -4,14 +4,18 @@
  * on the benchmark's Postgres, in two headless Chromiums (two devices, each with its OPFS
  * replica of the same tree):
  *
- * - local: `window.tree.set(id, 'text', …)` called in page A → A's DOM shows the new text;
+ * - local: `window.tree.set(id, 'text', …)` called in page A → A's DOM shows the new text. The
+ *   demo draws an edit from the TreeClient's `pending` event, inside the call, so this is the
+ *   optimistic view; also timed: the same text drawn from the replica after the worker
+ *   committed the edit ("confirmed": the item's `data-drawn`, the replica's text as the page
+ *   last read it, holds it), the worker's answer (the call's promise) and its change event;
  * - remote: the same call in A → B's DOM shows it (A's push, the server's poke over B's events
- *   WebSocket, B's pull, B's redraw).
+ *   WebSocket, B's pull, B's redraw): B draws only from its replica.
  *
- * Timed inside the pages: a MutationObserver on the outline notes when the item's input holds
- * the text ("DOM"), and the requestAnimationFrame after that ("frame": the frame that paints
- * it). Across two pages the clock is `performance.timeOrigin + performance.now()`, both on this
- * machine's clock.
+ * Timed inside the pages: a MutationObserver on the outline, and a check on every animation
+ * frame, note when the item's input holds the text ("DOM"), and the requestAnimationFrame after
+ * that ("frame": the frame that paints it). Across two pages the clock is
+ * `performance.timeOrigin + performance.now()`, both on this machine's clock.
  */
 import type { Page } from 'playwright-core';
 import { startDemoPage, type DemoPage } from '../demo/serve-page.ts';
@@ -29,6 +33,12 @@ export interface Sample {
   /** Remote only: ms from the edit call to the editing page's push being acknowledged (its
    * pending count back to 0). */
   acked?: number;
+  /** Local only: ms from the edit call to the worker's answer (the call's promise resolved:
+   * the edit is committed in the replica). */
+  committed?: number;
+  /** Local only: ms from the edit call to the frame after the page drew the text from the
+   * replica (the optimistic view confirmed). */
+  confirmed?: number;
 }
 
 export interface LatencyFigures {
@@ -40,36 +50,69 @@ export interface LatencyFigures {
 interface Seen {
   dom: number;
   frame: number;
-  event: number;
+  /** The frame after the item's text was drawn from the replica. */
+  confirmed: number;
 }
 
 /** Installed in each page: `seen(id, text)` resolves with the absolute times (ms since the
- * epoch, sub-ms) at which the outline showed `text` in item `id`, and painted it. Written as
- * source: these files are type-checked without the DOM library. */
+ * epoch, sub-ms) at which the outline showed `text` in item `id` and painted it, and painted it
+ * as drawn from the replica (the item's `data-drawn`). Written as source: these files are
+ * type-checked without the DOM library. */
 const WATCHER = `(() => {
   const now = () => performance.timeOrigin + performance.now();
-  const shows = (id, text) => document.querySelector('li[data-id="' + id + '"] > input.text')?.value === text;
+  const input = (id) => document.querySelector('li[data-id="' + id + '"] > input.text');
+  const shows = (id, text) => input(id)?.value === text;
+  const drawn = (id, text) => input(id)?.dataset.drawn === text;
+  const events = [];
   const latency = window.latency = {
     now,
-    event: 0,
     acked: 0,
+    /** The first change event at or after t (waits up to 2 s for it; NaN without one). */
+    async eventAfter(t) {
+      for (let waited = 0; waited < 2000; waited += 5) {
+        const e = events.find((x) => x >= t);
+        if (e !== undefined) return e;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      return NaN;
+    },
     seen(id, text) {
       return new Promise((resolve) => {
-        const done = () => {
-          const dom = now();
-          observer.disconnect();
-          const event = latency.event;
-          requestAnimationFrame(() => resolve({ dom, frame: now(), event }));
+        let dom, frame, confirmed;
+        let polling = true;
+        const check = (inFrame) => {
+          if (dom === undefined && shows(id, text)) {
+            dom = now();
+            // Seen in a frame callback: this frame paints it; else the next one does.
+            if (inFrame) frame = dom;
+            else requestAnimationFrame(() => { frame = now(); finish(); });
+          }
+          if (confirmed === undefined && drawn(id, text)) {
+            confirmed = -1;
+            requestAnimationFrame(() => { confirmed = now(); finish(); });
+          }
+          finish();
         };
-        const observer = new MutationObserver(() => { if (shows(id, text)) done(); });
+        const finish = () => {
+          if (frame === undefined || confirmed === undefined || confirmed < 0) return;
+          observer.disconnect();
+          polling = false;
+          resolve({ dom, frame, confirmed });
+        };
+        const observer = new MutationObserver(() => check(false));
         observer.observe(document.querySelector('#outline'), { childList: true, subtree: true, attributes: true });
-        if (shows(id, text)) done();
+        const poll = () => { if (polling) { check(true); requestAnimationFrame(poll); } };
+        requestAnimationFrame(poll);
+        check(false);
       });
     },
   };
   let pending = 0;
   window.tree.subscribe((e) => {
-    if (e.type === 'changes') latency.event = now();
+    if (e.type === 'changes') {
+      events.push(now());
+      if (events.length > 100) events.shift();
+    }
     if (e.type === 'status') {
       if (pending > 0 && e.status.pending === 0) latency.acked = now();
       pending = e.status.pending;
@@ -78,7 +121,7 @@ const WATCHER = `(() => {
 })()`;
 
 type PageApi = {
-  latency: { now(): number; seen(id: string, text: string): Promise<Seen>; acked: number };
+  latency: { now(): number; seen(id: string, text: string): Promise<Seen>; eventAfter(t: number): Promise<number>; acked: number };
   tree: { set(id: string, key: string, value: unknown): Promise<void>; create(parent: string, o?: unknown): Promise<string>; sync(): Promise<void> };
   pending?: Promise<Seen>;
 };
@@ -100,8 +143,10 @@ function localRound(page: Page, id: string, text: string): Promise<Sample> {
       const seen = latency.seen(id, text);
       const t0 = latency.now();
       await tree.set(id, 'text', text);
+      const committed = latency.now();
       const s = await seen;
-      return { dom: s.dom - t0, frame: s.frame - t0, event: s.event - t0 };
+      const event = await latency.eventAfter(t0);
+      return { dom: s.dom - t0, frame: s.frame - t0, event: event - t0, committed: committed - t0, confirmed: s.confirmed - t0 };
     },
     [id, text] as const,
   );
@@ -126,8 +171,9 @@ async function remoteRound(from: Page, to: Page, id: string, text: string): Prom
     [id, text] as const,
   );
   const s = await to.evaluate(() => (globalThis as unknown as PageApi).pending!);
+  const event = await to.evaluate((t0) => (globalThis as unknown as PageApi).latency.eventAfter(t0), t0);
   const acked = await from.evaluate(() => (globalThis as unknown as PageApi).latency.acked);
-  return { dom: s.dom - t0, frame: s.frame - t0, event: s.event - t0, acked: acked - t0 };
+  return { dom: s.dom - t0, frame: s.frame - t0, event: event - t0, acked: acked - t0 };
 }
 
 export async function measureLatency(databaseUrl: string, opts: { rounds: number; items: number; page?: string }): Promise<LatencyFigures> {

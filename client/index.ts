@@ -17,7 +17,7 @@ export type { Replica, LocalReplica, StoredReplica } from './replica.ts';
 export type { StorageKind } from './worker/storage/storage-kind.ts';
 export type { ApplyResult, NodeRow, ValueRow, FieldRow, MoveLogRow, Placement } from './worker-api.ts';
 export type { ReplicaError } from './errors.ts';
-export type { TreeClient, TreeEvent, OpenTreeOptions } from './tree-client.ts';
+export type { TreeClient, TreeEvent, OpenTreeOptions, PendingChange } from './tree-client.ts';
 export type { SyncStatus, ChangeEvent, NodeInfo, BootstrapProgress, BootstrapResult, TrashItem } from './worker-api.ts';
 
 export interface OpenReplicaOptions {

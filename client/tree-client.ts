@@ -4,11 +4,19 @@
  * the app's thread side: edits and reads are one RPC call each, the worker's news (status,
  * changes, bootstrap progress) arrive through one listener proxy and are handed to the app's
  * subscribers, change events batched per task (several merges in a row become one event).
+ *
+ * Every edit is also told at once, on this thread: its `pending` event is emitted inside the
+ * call, before the call returns, so an app can draw the edit in the same frame (from what it
+ * shows already) instead of waiting for the worker's round trip and the replica's commit; its
+ * `settled` event follows when the worker has answered (committed, or refused and why). The
+ * replica stays the truth: an app redraws from it what change events name (a committed edit's
+ * among them) and what a refused edit touched (docs/client.md, "Drawing an edit at once").
  */
 import * as Comlink from 'comlink';
 import { TreesyncError } from '../protocol/errors.ts';
 import type { Op } from '../protocol/ops.ts';
 import { fromWireError, rpc } from './errors.ts';
+import { newNodeId } from './node-id.ts';
 import type { SpawnedWorker } from './spawn-worker.ts';
 import type { BootstrapProgress, ChangeEvent, NodeInfo, Placement, SyncConfig, SyncListener, SyncStatus, TrashItem } from './worker-api.ts';
 
@@ -33,7 +41,23 @@ export type TreeEvent =
   | { type: 'status'; status: SyncStatus }
   | { type: 'bootstrap'; progress: BootstrapProgress }
   /** A local edit's operations, as stamped (one event per edit, in order). */
-  | { type: 'edit'; ops: Op[] };
+  | { type: 'edit'; ops: Op[] }
+  /** An edit as the app asked for it, emitted inside the edit's call before the worker has
+   * made it: for drawing it at once. `edit` numbers the handle's edits (1, 2, …). */
+  | { type: 'pending'; edit: number; change: PendingChange }
+  /** The worker's answer to edit `edit`: `error` null when it is committed in the replica (its
+   * change event may come just before or just after this), else why it was refused (nothing
+   * changed). Either way, what the replica holds is the truth to draw. */
+  | { type: 'settled'; edit: number; error: { code: string; message: string } | null };
+
+/** What a pending edit asks for. `after`/`before` as given to the call; `node` of a create is
+ * the id the created node will have (the one its promise resolves with). */
+export type PendingChange =
+  | { kind: 'create'; node: string; parent: string; after?: string; before?: string; fields: Record<string, unknown> }
+  | { kind: 'move'; node: string; parent: string; after?: string; before?: string }
+  | { kind: 'delete'; node: string }
+  | { kind: 'undelete'; node: string }
+  | { kind: 'set'; node: string; key: string; value: unknown };
 
 export interface TreeClient {
   create(parent: string, options?: Placement & { fields?: Record<string, unknown> }): Promise<string>;
@@ -129,13 +153,41 @@ export async function openTreeOn(worker: SpawnedWorker, options: OpenTreeOptions
     if (closed) throw new TreesyncError('invalid_request', 'the tree is closed');
     return worker.api;
   };
+  let edits = 0;
+  /** An edit: `pending` now, the call, then `settled` (after the change events that arrived
+   * before the answer, so an app hears the replica's news first). A closed tree rejects
+   * without a pending event. */
+  const edit = async <T>(change: PendingChange, call: (worker: SpawnedWorker['api']) => Promise<T>): Promise<T> => {
+    const w = api();
+    const n = ++edits;
+    emit({ type: 'pending', edit: n, change });
+    try {
+      const result = await rpc(() => call(w));
+      flush();
+      emit({ type: 'settled', edit: n, error: null });
+      return result;
+    } catch (err) {
+      const e = err as { code?: unknown; message?: unknown };
+      flush();
+      emit({ type: 'settled', edit: n, error: { code: typeof e.code === 'string' ? e.code : 'internal', message: String(e.message ?? err) } });
+      throw err;
+    }
+  };
+  const placed = (o: Placement | undefined) => ({
+    ...(o?.after === undefined ? {} : { after: o.after }),
+    ...(o?.before === undefined ? {} : { before: o.before }),
+  });
   return {
-    create: (parent, o) => rpc(() => api().create(parent, o)),
-    move: (id, parent, o) => rpc(() => api().move(id, parent, o)),
-    delete: (id) => rpc(() => api().delete(id)),
-    undelete: (id) => rpc(() => api().undelete(id)),
+    create(parent, o) {
+      // The id is made here so the pending event can name the node before the worker makes it.
+      const node = newNodeId();
+      return edit({ kind: 'create', node, parent, ...placed(o), fields: { ...o?.fields } }, (w) => w.create(parent, { ...o, id: node }));
+    },
+    move: (id, parent, o) => edit({ kind: 'move', node: id, parent, ...placed(o) }, (w) => w.move(id, parent, o)),
+    delete: (id) => edit({ kind: 'delete', node: id }, (w) => w.delete(id)),
+    undelete: (id) => edit({ kind: 'undelete', node: id }, (w) => w.undelete(id)),
     trash: (o) => rpc(() => api().trash(o?.limit)),
-    set: (id, key, value) => rpc(() => api().set(id, key, value)),
+    set: (id, key, value) => edit({ kind: 'set', node: id, key, value }, (w) => w.set(id, key, value)),
     children: (id) => rpc(() => api().children(id)),
     sync: () =>
       rpc(async () => {

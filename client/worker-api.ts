@@ -175,8 +175,9 @@ export interface WorkerApi {
   ): Promise<BootstrapResult>;
   /** The server seq the replica holds (after a bootstrap), or null. */
   seq(): Promise<number | null>;
-  /** Local edits: stamped by the replica's clock, merged, kept in the outbox. */
-  create(parent: string, options?: Placement & { fields?: Record<string, unknown> }): Promise<string>;
+  /** Local edits: stamped by the replica's clock, merged, kept in the outbox. `create` makes a
+   * new id unless `id` names one (refused when that node exists). */
+  create(parent: string, options?: Placement & { fields?: Record<string, unknown>; id?: string }): Promise<string>;
   move(id: string, parent: string, options?: Placement): Promise<void>;
   delete(id: string): Promise<void>;
   /** A move of a node inside the trash back where its delete took it from, or to the end of

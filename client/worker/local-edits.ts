@@ -18,20 +18,11 @@ import { formatTimestamp, HybridClock } from './hlc.ts';
 import { keyBetween } from './order-key.ts';
 import type { Db } from './sqlite-db.ts';
 import { readState, writeState } from './sync-state.ts';
+import { newNodeId } from '../node-id.ts';
 
 export interface Placement {
   after?: string;
   before?: string;
-}
-
-const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-
-/** A new node id: 16 random characters of [A-Za-z0-9_-] (96 bits). */
-export function newNodeId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  let id = '';
-  for (const b of bytes) id += ID_ALPHABET[b & 63];
-  return id;
 }
 
 function refuse(message: string): TreesyncError {
@@ -125,9 +116,12 @@ export class LocalEdits {
     if (cycle !== undefined) throw refuse(`${id} cannot move under ${parent}: it is ${parent === id ? 'the node itself' : 'one of its ancestors'}`);
   }
 
-  async create(parent: string, options: Placement & { fields?: Record<string, unknown> } = {}): Promise<string> {
-    const id = newNodeId();
+  /** A new node under `parent`; `options.id` names it (the app's thread made the id to draw
+   * the node at once), else a new id is made. An id that exists already is refused. */
+  async create(parent: string, options: Placement & { fields?: Record<string, unknown>; id?: string } = {}): Promise<string> {
+    const id = options.id ?? newNodeId();
     await this.edit(async () => {
+      if (options.id !== undefined && (await parentOf(this.db, id)) !== undefined) throw refuse(`node ${id} exists already`);
       if ((await parentOf(this.db, parent)) === undefined) throw refuse(`parent ${parent} does not exist`);
       const move: MoveOp = { ts: this.clock.now(), type: 'move', node: id, parent, pos: await placeKey(this.db, id, parent, options) };
       const sets = Object.entries(options.fields ?? {}).map(

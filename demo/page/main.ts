@@ -5,6 +5,15 @@
  * (items that stay keep their elements); an `all` event draws everything again. A large tree
  * shows its first 500 items open and the others closed, each with a "more" button.
  *
+ * An edit is drawn at once, in the frame it is made in: the TreeClient's `pending` event comes
+ * inside the edit's call, and the page applies it to what it shows (the item's text, the item
+ * moved, added or taken away; the buttons also find their neighbours in the page, not in the
+ * replica). It is then reconciled: a committed edit's change event redraws the lists it
+ * touched from the replica, as every change event does; a refused edit (settled with an error,
+ * and no change event) has the lists it touched read again from the replica, and is said in the
+ * notice line. Lists redrawn for other changes while an edit is still pending get the pending
+ * edit applied again on top.
+ *
  * Where the server is: `?server=` or, by default, `demo-config.json` beside the page (written
  * by `npm run demo`). `?token=` is sent as the bearer token (the demo server runs in
  * development mode and needs none). The page sets `window.tree` to its TreeClient so it can be
@@ -13,7 +22,7 @@
  * Storage is `opfs`. A second tab of the same tree and origin cannot own that replica (one
  * owner per replica, docs/browser.md), so it falls back to a `memory` replica and says so.
  */
-import { openTree, type TreeClient } from '../../client/index.ts';
+import { openTree, type PendingChange, type TreeClient } from '../../client/index.ts';
 
 type Row = { id: string; fields: Record<string, unknown> };
 
@@ -54,35 +63,43 @@ async function open(server: string): Promise<{ tree: TreeClient; storage: string
 
 const textOf = (row: Row) => (typeof row.fields.text === 'string' ? row.fields.text : '');
 
-/** The edits behind each row's buttons, in terms of the pinned calls. */
-function actions(tree: TreeClient) {
-  const siblings = async (id: string) => {
-    const parent = (await tree.get(id))?.parent ?? 'ROOT';
-    const rows = await tree.children(parent);
-    return { parent, rows, at: rows.findIndex((r) => r.id === id) };
+/** An item's place as the page shows it: its parent (`ROOT` for the top level) and its
+ * neighbours in that list; undefined when it is not in the outline. */
+function shownPlace(li: HTMLLIElement | undefined): { parent: string; above?: string; below?: string } | undefined {
+  const list = li?.parentElement;
+  if (!li || !list || !li.isConnected) return undefined;
+  const parent = list.id === 'outline' ? 'ROOT' : (list.parentElement as HTMLElement | null)?.dataset.id;
+  if (parent === undefined || list.closest('#outline') === null) return undefined;
+  return {
+    parent,
+    above: (li.previousElementSibling as HTMLElement | null)?.dataset.id,
+    below: (li.nextElementSibling as HTMLElement | null)?.dataset.id,
   };
+}
+
+/** The edits behind each row's buttons, in terms of the pinned calls, placed from what the
+ * page shows (so each is drawn at once, without reading the replica first). */
+function actions(tree: TreeClient, itemOf: (id: string) => HTMLLIElement | undefined) {
+  const place = (id: string) => shownPlace(itemOf(id));
   return {
     add: (parent: string) => tree.create(parent, { fields: { text: '' } }),
     edit: (id: string, text: string) => tree.set(id, 'text', text),
     async indent(id: string) {
-      const { rows, at } = await siblings(id);
-      const above = rows[at - 1];
-      if (above) await tree.move(id, above.id);
+      const above = place(id)?.above;
+      if (above) await tree.move(id, above);
     },
     async outdent(id: string) {
-      const { parent } = await siblings(id);
-      const grand = (await tree.get(parent))?.parent;
-      if (parent !== 'ROOT' && grand) await tree.move(id, grand, { after: parent });
+      const parent = place(id)?.parent;
+      const grand = parent === undefined || parent === 'ROOT' ? undefined : place(parent)?.parent;
+      if (parent && grand) await tree.move(id, grand, { after: parent });
     },
     async up(id: string) {
-      const { parent, rows, at } = await siblings(id);
-      const above = rows[at - 1];
-      if (above) await tree.move(id, parent, { before: above.id });
+      const at = place(id);
+      if (at?.above) await tree.move(id, at.parent, { before: at.above });
     },
     async down(id: string) {
-      const { parent, rows, at } = await siblings(id);
-      const below = rows[at + 1];
-      if (below) await tree.move(id, parent, { after: below.id });
+      const at = place(id);
+      if (at?.below) await tree.move(id, at.parent, { after: at.below });
     },
     delete: (id: string) => tree.delete(id),
     /** Back where it was deleted from (or at the end of ROOT when that place is gone). */
@@ -95,22 +112,30 @@ async function main(): Promise<void> {
   await ensureTree(server);
   const { tree, storage } = await open(server);
   page.tree = tree;
-  const act = actions(tree);
+  // Drawn items by id, and how many more may be drawn open: a large tree (a bootstrap of
+  // 100,000 nodes) shows its first items open and the rest closed, each with a "more" button.
+  const drawn = new Map<string, HTMLLIElement>();
+  const opened = new Set<string>();
+  const MAX_DRAWN = 500;
+  const act = actions(tree, (id) => drawn.get(id));
 
   const status = el('p', { id: 'status' });
+  const notice = el('p', { id: 'notice' });
   const progress = el('p', { id: 'progress' });
   const offline = el('input', { type: 'checkbox', id: 'offline' });
   offline.addEventListener('change', () => tree.setOnline(!offline.checked));
   const outline = el('ul', { id: 'outline' });
   const trash = el('ul', { id: 'trash' });
   const addTop = el('button', { id: 'add', textContent: 'Add item' });
-  addTop.addEventListener('click', () => void act.add('ROOT').then(focusOn));
+  addTop.addEventListener('click', () => add('ROOT'));
   document.title = `treesync demo: ${treeId}`;
+  document.head.append(el('style', { textContent: 'li.pending > input.text { color: #777; }' }));
   document.body.append(
     el('h1', { textContent: `Outline "${treeId}"` }),
     el('p', { textContent: `replica storage: ${storage}` }),
     el('label', {}, offline, ' offline'),
     status,
+    notice,
     progress,
     outline,
     addTop,
@@ -126,28 +151,34 @@ async function main(): Promise<void> {
     status.dataset.pending = String(s.pending);
   };
 
-  let pendingFocus: string | undefined;
-  function focusOn(id: string) {
-    pendingFocus = id;
-  }
-
+  // A refused edit is said here (the settled event; buttons' calls reject with the same).
+  const refused = (err: { message: string }) => (notice.textContent = `edit refused: ${err.message}`);
   const button = (label: string, run: () => Promise<unknown>) => {
     const b = el('button', { textContent: label, className: label });
-    b.addEventListener('click', () => void run().catch((err: Error) => (status.textContent = `error: ${err.message}`)));
+    b.addEventListener('click', () => void run().catch(refused));
     return b;
   };
+  // The add buttons focus the new item, drawn at once from its pending create.
+  let focusCreated = false;
+  function add(parent: string) {
+    focusCreated = true;
+    try {
+      void act.add(parent).catch(refused);
+    } finally {
+      focusCreated = false;
+    }
+  }
 
-  // Drawn items by id, and how many more may be drawn open: a large tree (a bootstrap of
-  // 100,000 nodes) shows its first items open and the rest closed, each with a "more" button.
-  const drawn = new Map<string, HTMLLIElement>();
-  const opened = new Set<string>();
-  const MAX_DRAWN = 500;
+  const inputOf = (li: HTMLLIElement) => li.querySelector<HTMLInputElement>(':scope > input.text')!;
 
+  /** Shows the replica's text (`data-drawn` is the text as the replica last had it), unless the
+   * person is typing into the box. */
   function setText(li: HTMLLIElement, row: Row) {
-    const input = li.querySelector<HTMLInputElement>(':scope > input.text')!;
+    const input = inputOf(li);
     const typing = input === document.activeElement && input.value !== input.dataset.drawn;
     if (!typing) input.value = textOf(row);
     input.dataset.drawn = textOf(row);
+    li.classList.remove('pending');
   }
 
   /** An item's element, new or the one drawn already (kept with what is under it). */
@@ -157,6 +188,10 @@ async function main(): Promise<void> {
       setText(had, row);
       return had;
     }
+    return newItem(row);
+  }
+
+  function newItem(row: Row): HTMLLIElement {
     const text = el('input', { className: 'text' });
     // Enter commits as well as `change`: a redraw that moves this item (an indent) takes the
     // input out of the page and focuses it again, and the browser then counts the typed text as
@@ -164,7 +199,7 @@ async function main(): Promise<void> {
     const commit = () => {
       if (text.value === text.dataset.drawn) return;
       text.dataset.drawn = text.value;
-      void act.edit(row.id, text.value);
+      void act.edit(row.id, text.value).catch(refused);
     };
     text.addEventListener('change', commit);
     text.addEventListener('keydown', (event) => {
@@ -174,7 +209,7 @@ async function main(): Promise<void> {
       'li',
       {},
       text,
-      button('add', () => act.add(row.id).then(focusOn)),
+      button('add', async () => add(row.id)),
       button('indent', () => act.indent(row.id)),
       button('outdent', () => act.outdent(row.id)),
       button('up', () => act.up(row.id)),
@@ -238,7 +273,8 @@ async function main(): Promise<void> {
 
   // One redraw at a time; changes meanwhile are gathered for one more after it.
   let drawing: Promise<void> | undefined;
-  let asked: { parents: Set<string>; all: boolean } = { parents: new Set(), all: true };
+  // `clean`: start from an empty outline (drawing in place went wrong).
+  let asked: { parents: Set<string>; all: boolean; clean?: boolean } = { parents: new Set(), all: true };
   const redraw = (parents: string[], all: boolean): Promise<void> => {
     for (const p of parents) asked.parents.add(p);
     asked.all ||= all;
@@ -251,23 +287,30 @@ async function main(): Promise<void> {
         const active = document.activeElement;
         const typing = active instanceof HTMLInputElement && active.value !== active.dataset.drawn ? active.value : undefined;
         const focused = (active?.closest('li') as HTMLElement | null)?.dataset.id;
-        if (now.all) {
+        // `all`: every list drawn open is read again, ROOT's first, each replaced only once its
+        // rows are read (the page never shows an empty outline meanwhile, and an edit drawn
+        // from its pending event stays until the replica's lists are drawn).
+        if (now.clean) {
           drawn.clear();
           outline.replaceChildren();
         }
-        const lists = now.all ? ['ROOT'] : [...now.parents].filter((p) => p === 'ROOT' || drawn.has(p));
+        const lists = now.all
+          ? ['ROOT', ...[...drawn.keys()].filter((id) => opened.has(id))]
+          : [...now.parents].filter((p) => p === 'ROOT' || drawn.has(p));
         try {
           for (const p of lists) await drawChildren(p);
         } catch (err) {
-          // Drawing only what changed went wrong: draw everything again rather than stay wrong.
-          if (now.all) throw err;
+          // Drawing in place went wrong: draw everything again from nothing rather than stay wrong.
+          if (now.clean) throw err;
           asked.all = true;
+          asked.clean = true;
           continue;
         }
         if (now.all || now.parents.has('TRASH')) await drawTrash();
+        // The replica's lists may not have the edits still pending yet: on top of them again.
+        for (const { change } of pending.values()) showPending(change);
         prune();
-        const want = pendingFocus ?? focused;
-        pendingFocus = undefined;
+        const want = focused;
         const input = want ? drawn.get(want)?.querySelector<HTMLInputElement>(':scope > input.text') : null;
         if (input && input !== active && typing !== undefined && want === focused) input.value = typing;
         if (input && input !== document.activeElement) input.focus();
@@ -278,7 +321,92 @@ async function main(): Promise<void> {
     return drawing;
   };
 
+  /** A parent's children are drawn: ROOT's always, an item's when it is drawn open. */
+  function childrenShown(parent: string): boolean {
+    if (parent === 'ROOT') return true;
+    const host = drawn.get(parent);
+    return host?.isConnected === true && opened.has(parent) && host.querySelector(':scope > button.more') === null;
+  }
+
+  /** Where a parent's children are drawn (its list made when `make` and it has none yet);
+   * undefined when they are not drawn. */
+  function listOf(parent: string, make: boolean): HTMLUListElement | undefined {
+    if (parent === 'ROOT') return outline;
+    if (!childrenShown(parent)) return undefined;
+    const host = drawn.get(parent)!;
+    let list = host.querySelector<HTMLUListElement>(':scope > ul') ?? undefined;
+    if (!list && make) host.append((list = el('ul')));
+    return list;
+  }
+
+  /** Puts `li` into `parent`'s list after or before a sibling (else at the end), as the replica
+   * will place it; takes it out of the page when that list is not drawn. No move under itself
+   * (the replica refuses it; the page shows nothing of it). */
+  function putItem(li: HTMLLIElement, parent: string, at: { after?: string; before?: string }) {
+    const list = listOf(parent, true);
+    if (!list) return li.remove();
+    if (li.contains(list)) return;
+    const after = at.after === undefined ? undefined : drawn.get(at.after);
+    const before = at.before === undefined ? undefined : drawn.get(at.before);
+    if (after && after !== li && after.parentElement === list) after.after(li);
+    else if (before && before !== li && before.parentElement === list) before.before(li);
+    else list.append(li);
+  }
+
+  /** Draws a pending edit on what the page shows; returns the parents whose lists it touched
+   * (read again from the replica once the edit is settled). Drawing it twice changes nothing. */
+  function showPending(change: PendingChange): string[] {
+    const li = drawn.get(change.node);
+    const from = shownPlace(li)?.parent;
+    switch (change.kind) {
+      case 'set': {
+        if (!li || change.key !== 'text') return from ? [from] : [];
+        const input = inputOf(li);
+        const typing = input === document.activeElement && input.value !== input.dataset.drawn;
+        if (!typing) input.value = typeof change.value === 'string' ? change.value : '';
+        li.classList.add('pending');
+        return from ? [from] : [];
+      }
+      case 'create': {
+        if (!childrenShown(change.parent)) return [change.parent];
+        const item = li ?? newItem({ id: change.node, fields: change.fields });
+        // A new node has no children: drawn open.
+        opened.add(change.node);
+        item.classList.add('pending');
+        putItem(item, change.parent, change);
+        if (focusCreated && item.isConnected) inputOf(item).focus();
+        return [change.parent];
+      }
+      case 'move':
+        if (li) {
+          putItem(li, change.parent, change);
+          li.classList.add('pending');
+        }
+        return from ? [from, change.parent] : [change.parent];
+      case 'delete':
+        li?.remove();
+        return from ? [from, 'TRASH'] : ['TRASH'];
+      case 'undelete':
+        trash.querySelector(`:scope > li[data-id="${CSS.escape(change.node)}"]`)?.remove();
+        return ['TRASH'];
+    }
+  }
+
+  // Edits drawn but not yet settled, by number, with the lists they touched.
+  const pending = new Map<number, { change: PendingChange; touched: string[] }>();
+
   tree.subscribe((event) => {
+    if (event.type === 'pending') pending.set(event.edit, { change: event.change, touched: showPending(event.change) });
+    if (event.type === 'settled') {
+      const edit = pending.get(event.edit);
+      pending.delete(event.edit);
+      // Refused: the lists the edit touched, as the replica has them (nothing changed there, so
+      // no change event comes). Committed: the edit's change event redraws them.
+      if (event.error) {
+        refused(event.error);
+        if (edit) void redraw(edit.touched, false);
+      }
+    }
     if (event.type === 'changes') void redraw(event.parents, event.all);
     if (event.type === 'status') showStatus();
     if (event.type === 'bootstrap') {

@@ -33,13 +33,22 @@ async function open(device: 0 | 1, tree: string): Promise<Page> {
   return openDemo(browsers[device].context, page.url, { tree, server: server.url, token: await server.token() });
 }
 
-/** Clicks "Add item" (or an item's add) and types the new item's text; returns its id. */
+/** The id of the item whose text box has the focus. */
+const focusedItem = (page: Page) =>
+  page.evaluate(() => {
+    const active = (globalThis as unknown as { document: { activeElement: { closest(s: string): { dataset: { id?: string } } | null } | null } }).document.activeElement;
+    return active?.closest('li')?.dataset.id;
+  });
+
+/** Clicks "Add item" (or an item's add) and types the new item's text; returns its id. The new
+ * item is the one focused (an add button focuses the item it creates): items that other devices
+ * made can appear meanwhile. */
 async function addItem(page: Page, text: string, under?: string): Promise<string> {
   const before = new Set(idsOf(await shownOutline(page)));
   if (under) await clickOn(page, under, 'add');
   else await page.locator('#add').click();
   let id: string | undefined;
-  await expect.poll(async () => (id = idsOf(await shownOutline(page)).find((i) => !before.has(i))), SETTLE).toBeDefined();
+  await expect.poll(async () => ((id = await focusedItem(page)) !== undefined && !before.has(id) ? id : undefined), SETTLE).toBeDefined();
   await editText(page, id!, text);
   return id!;
 }

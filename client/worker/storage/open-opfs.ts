@@ -10,6 +10,14 @@
  *
  * Each replica gets its own directory, `treesync/<name>`, and its own SQLite module, so a
  * closed replica's VFS can be let go without unregistering anything.
+ *
+ * On AccessHandlePoolVFS (the default) the rollback journal is kept between transactions
+ * (`journal_mode = persist`, its header zeroed at commit) rather than deleted: deleting the
+ * journal, and making it again at the next transaction, each rewrite a pool file's header and
+ * flush it. A local edit's transaction measured about a quarter faster (docs/browser.md).
+ * Durability is the same: `synchronous` stays FULL, and a commit is durable once the zeroed
+ * header is flushed. A journal grown by a large transaction (a bootstrap over an existing tree)
+ * is cut back to JOURNAL_LIMIT after it.
  */
 import * as SQLite from '@journeyapps/wa-sqlite';
 import SQLiteESMFactory from '@journeyapps/wa-sqlite/dist/wa-sqlite.mjs';
@@ -18,6 +26,9 @@ import { Db } from '../sqlite-db.ts';
 export type OpfsVfs = 'access-handle-pool' | 'coop-sync';
 
 export const DEFAULT_OPFS_VFS: OpfsVfs = 'access-handle-pool';
+
+/** Bytes of journal kept after a transaction. */
+const JOURNAL_LIMIT = 1 << 20;
 
 export interface OpenedDb {
   db: Db;
@@ -55,6 +66,14 @@ export async function openOpfs(name: string, vfs: OpfsVfs = DEFAULT_OPFS_VFS): P
     throw err;
   }
   const db = new Db(sqlite3, module as ConstructorParameters<typeof Db>[1], handle);
+  try {
+    // OPFSCoopSyncVFS allows only off, memory, delete and wal: it keeps SQLite's default.
+    if (vfs === 'access-handle-pool') await db.exec(`pragma journal_mode = persist; pragma journal_size_limit = ${JOURNAL_LIMIT}`);
+  } catch (err) {
+    await db.close();
+    await closeVfs();
+    throw err;
+  }
   return {
     db,
     async close() {

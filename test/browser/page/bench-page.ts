@@ -20,6 +20,18 @@ async function timeVfs(vfs: OpfsVfs, name: string, nodes: number): Promise<VfsTi
   }
 }
 
+/** A local edit's cost under a journal mode (vfs-bench-worker.ts), in a fresh worker. */
+async function editCost(journalMode: string, name: string, edits: number): Promise<number[]> {
+  const worker = new Worker(new URL('./vfs-bench-worker.ts', import.meta.url), { type: 'module' });
+  const api = Comlink.wrap<VfsBenchApi>(worker);
+  try {
+    return await api.editCost(journalMode, name, edits);
+  } finally {
+    api[Comlink.releaseProxy]();
+    worker.terminate();
+  }
+}
+
 /** `total` node creations through the pinned Replica interface into a replica, in batches of
  * `batch`: a tree 1,000 wide at the top, each later node under an earlier one. */
 async function bulkCreate(storage: 'opfs' | 'memory', name: string, total: number, batch: number) {
@@ -71,5 +83,5 @@ async function bootstrapInto(storage: 'opfs' | 'memory', name: string, tree: str
 }
 
 const page = globalThis as unknown as Record<string, unknown>;
-page.bench = { timeVfs, bulkCreate, reopenAndRead, bootstrapInto };
+page.bench = { timeVfs, bulkCreate, reopenAndRead, bootstrapInto, editCost };
 page.treesyncReady = true;

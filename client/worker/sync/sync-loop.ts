@@ -296,8 +296,9 @@ export class SyncLoop {
 
   private async cycle(signal: AbortSignal): Promise<void> {
     if (this.seq === null || this.needsBootstrap) await this.bootstrap(signal);
-    await this.pushAll(signal);
-    await this.pullAll(signal);
+    // A push answered with `more: false` brought everything stored up to its `seq`: a pull
+    // right after it would find nothing and cost a round trip and a commit.
+    if (!(await this.pushAll(signal))) await this.pullAll(signal);
   }
 
   private async bootstrap(signal: AbortSignal): Promise<void> {
@@ -376,14 +377,16 @@ export class SyncLoop {
     this.publish();
   }
 
-  private async pushAll(signal: AbortSignal): Promise<void> {
+  /** Pushes the outbox; true when it pushed and its last answer left the replica current. */
+  private async pushAll(signal: AbortSignal): Promise<boolean> {
+    let current = false;
     for (;;) {
       const { ops, floor, seen } = await this.ctx.queue(async () => ({
         ops: (await this.ctx.db.all('select op from outbox order by ts limit ?', [this.maxOps])).map((r) => JSON.parse(r[0] as string) as Op),
         floor: await this.ctx.edits.floor(),
         seen: (await readState<number>(this.ctx.db, 'seq')) ?? 0,
       }));
-      if (ops.length === 0) return;
+      if (ops.length === 0) return current;
       let answer: PushAnswer;
       try {
         answer = await this.call<PushAnswer>(signal, {
@@ -415,6 +418,7 @@ export class SyncLoop {
       const last = answer.ops.at(-1);
       await this.receive(answer.ops, answer.more && last ? last.seq : answer.seq, ops.map((o) => o.ts), answer.frontier, answer.now);
       if (answer.more) await this.pullAll(signal);
+      current = true;
     }
   }
 

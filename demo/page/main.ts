@@ -125,6 +125,15 @@ async function main(): Promise<void> {
   const offline = el('input', { type: 'checkbox', id: 'offline' });
   offline.addEventListener('change', () => tree.setOnline(!offline.checked));
   const outline = el('ul', { id: 'outline' });
+  // The item that had the focus last. A redraw can take a focused item's element out of the
+  // page for a moment (a list replaced while an edit of it is pending); the focus then goes back
+  // to it. Focus given to anything outside the outline forgets it. (Taking an element out of
+  // the page fires `focusout` on it too, so that event cannot tell.)
+  let focusedLast: string | undefined;
+  document.addEventListener('focusin', (e) => {
+    const target = e.target as Element;
+    focusedLast = outline.contains(target) ? (target.closest('li') as HTMLElement | null)?.dataset.id : undefined;
+  });
   const trash = el('ul', { id: 'trash' });
   const addTop = el('button', { id: 'add', textContent: 'Add item' });
   addTop.addEventListener('click', () => add('ROOT'));
@@ -310,10 +319,14 @@ async function main(): Promise<void> {
         // The replica's lists may not have the edits still pending yet: on top of them again.
         for (const { change } of pending.values()) showPending(change);
         prune();
-        const want = focused;
+        // Only a focus the redraw lost is given back (to the item that had it last, which may
+        // have been created while the lists were read); one the person moved stays.
+        const activeNow = document.activeElement;
+        const lost = activeNow === null || activeNow === document.body;
+        const want = lost ? focusedLast : undefined;
         const input = want ? drawn.get(want)?.querySelector<HTMLInputElement>(':scope > input.text') : null;
         if (input && input !== active && typing !== undefined && want === focused) input.value = typing;
-        if (input && input !== document.activeElement) input.focus();
+        if (input?.isConnected) input.focus();
       }
     })().finally(() => {
       drawing = undefined;

@@ -180,11 +180,17 @@ async function main(): Promise<void> {
 
   const inputOf = (li: HTMLLIElement) => li.querySelector<HTMLInputElement>(':scope > input.text')!;
 
+  /** The person is typing into the item's box: text not committed yet, in the box that has the
+   * focus, or had it last (a redraw may have taken it out of the page for a moment, and with it
+   * the focus, which it gives back at its end). */
+  const typingIn = (li: HTMLLIElement, input: HTMLInputElement) =>
+    input.value !== input.dataset.drawn && (input === document.activeElement || (focusedLast !== undefined && li.dataset.id === focusedLast));
+
   /** Shows the replica's text (`data-drawn` is the text as the replica last had it), unless the
    * person is typing into the box. */
   function setText(li: HTMLLIElement, row: Row) {
     const input = inputOf(li);
-    const typing = input === document.activeElement && input.value !== input.dataset.drawn;
+    const typing = typingIn(li, input);
     if (!typing) input.value = textOf(row);
     input.dataset.drawn = textOf(row);
     li.classList.remove('pending');
@@ -375,7 +381,7 @@ async function main(): Promise<void> {
       case 'set': {
         if (!li || change.key !== 'text') return from ? [from] : [];
         const input = inputOf(li);
-        const typing = input === document.activeElement && input.value !== input.dataset.drawn;
+        const typing = typingIn(li, input);
         if (!typing) input.value = typeof change.value === 'string' ? change.value : '';
         li.classList.add('pending');
         return from ? [from] : [];

@@ -43,6 +43,7 @@ export function histories(
 ): Op[][] {
   return Array.from({ length: count }, (_, i) => {
     const replica = replicaId(i);
+    // One seeded sample per replica on purpose: a fixed history to push, not a property run.
     return fc.sample(arbHistory({ replicas: [replica], minOps, maxOps }), { seed: seed + i, numRuns: 1 })[0]!;
   });
 }

@@ -123,6 +123,31 @@ test('a chain stops at a delete that had seen the edit', async () => {
   expect(await parentOf(tree, 'Y')).toBe('X');
 });
 
+describe('a delete that could not be undone when it met the edit', () => {
+  // alice deletes Y; bob, concurrently, moves X (Y's old parent) into Y and renames Y. Undoing
+  // the delete would put Y under X, inside Y: the delete stands, and X goes to the trash with it.
+  const delY = move(ts(10, 'alice'), 'Y', 'TRASH', 't');
+  const bobs = [move(ts(11, 'bob'), 'X', 'Y', 'x'), set(ts(12, 'bob'), 'Y', 'title', 'new')];
+
+  test.each([
+    ['delete first', [delY], bobs],
+    ['edits first', bobs, [delY]],
+  ] as const)('%s: it stands, also once its old parent leaves the trash', async (_name, first, second) => {
+    const tree = await newTree();
+    await push(tree, base, 0);
+    await push(tree, [...first], 2);
+    expect((await push(tree, [...second], 2)).restored).toBe(0);
+    expect(await parentOf(tree, 'Y')).toBe('TRASH');
+    expect(await parentOf(tree, 'X')).toBe('Y');
+    // carol, who saw all of it, takes X out: the pair was judged when it met, Y stays deleted.
+    expect((await push(tree, [move(ts(20, 'carol'), 'X', 'ROOT', 'x')], 5)).restored).toBe(0);
+    expect(await parentOf(tree, 'X')).toBe('ROOT');
+    expect(await parentOf(tree, 'Y')).toBe('TRASH');
+    expect(await serverOps(tree)).toEqual([]);
+    expect(await treeProblems(db, tree)).toEqual([]);
+  });
+});
+
 test('per-op seen overrides the batch seen, and one replica never restores its own deletes', async () => {
   const tree = await newTree();
   await push(tree, base, 0);

@@ -44,4 +44,24 @@ describe('wronglyLostEdits', () => {
     const again: KnownOp = { op: move('9999999999999.00001.carol', 'X', 'TRASH', 't'), seq: 6, seen: 5 };
     expect(wronglyLostEdits([...base, add(2, 3), del(2, 4), restore, again])).toEqual([]);
   });
+
+  test('with the merges\' ends: a delete that could not be undone when it met the edit is left alone', () => {
+    // alice deletes Y; bob, concurrently, moves X (Y's old parent) into Y and renames Y: undoing
+    // the delete would make a cycle when they meet. carol then takes X out of the trash.
+    const delY: KnownOp = { op: move(ts(10, 'alice'), 'Y', 'TRASH', 't'), seq: 3, seen: 2 };
+    const xIntoY: KnownOp = { op: move(ts(11, 'bob'), 'X', 'Y', 'x'), seq: 4, seen: 2 };
+    const rename: KnownOp = { op: set(ts(12, 'bob'), 'Y', 'title', 'new'), seq: 5, seen: 2 };
+    const xOut: KnownOp = { op: move(ts(20, 'carol'), 'X', 'ROOT', 'x'), seq: 6, seen: 5 };
+    const history = [...base, delY, xIntoY, rename, xOut];
+    // The final tree alone: Y's delete could be undone now, and buries bob's rename.
+    expect(wronglyLostEdits(history)).toHaveLength(1);
+    expect(wronglyLostEdits(history, [2, 3, 5, 6])).toEqual([]);
+    // Had the pair met once carol's move was in, the delete could have been undone then.
+    expect(wronglyLostEdits([...base, delY, xIntoY, xOut, { ...rename, seq: 7 }], [2, 3, 4, 6, 7])).toHaveLength(1);
+  });
+
+  test('with the merges\' ends: a delete that could be undone when it met the edit is still flagged', () => {
+    expect(wronglyLostEdits([...base, add(2, 3), del(2, 4)], [2, 3, 4])).toHaveLength(1);
+    expect(wronglyLostEdits([...base, add(2, 3), del(2, 4)], [2, 4])).toHaveLength(1);
+  });
 });

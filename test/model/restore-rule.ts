@@ -12,6 +12,10 @@
  *   tops). Its old parent may be in the trash too: then that parent's own delete is judged in
  *   turn, as the path goes up. A delete whose old parent is gone, or is now inside the node's
  *   own subtree, cannot be undone (the move back would be skipped) and is not counted.
+ * - The pair is judged when it meets: at the end of the merge that brought the later of the two
+ *   (its restores included). A delete that could not be undone then is left alone for good, even
+ *   when a later move takes its old parent out of its subtree (docs/deletes.md). Without the
+ *   merges' ends this cannot be told, and only the final tree is looked at.
  * - An edit E is lost wrongly when E's node ends inside the trash and some node on its path up
  *   to TRASH (E's node included) was put there by a move M, other than E, such that neither of
  *   M and E had seen the other. The server must leave no such edit behind.
@@ -64,10 +68,26 @@ export function pathUp(state: TreeState, node: string): string[] {
   return path;
 }
 
-/** Sentences naming every edit lost against the rule; empty when the tree keeps the rule. */
-export function wronglyLostEdits(known: KnownOp[]): string[] {
+/** Whether `node`'s latest move, from `oldParent`, can be undone: its old parent exists and is not inside its subtree. */
+function undoable(state: TreeState, node: string, oldParent: string): boolean {
+  const up = pathUp(state, oldParent);
+  return (up.at(-1) === ROOT || up.at(-1) === TRASH) && !up.includes(node);
+}
+
+/**
+ * Sentences naming every edit lost against the rule; empty when the tree keeps the rule.
+ * `mergeEnds`: the tree's seq at the end of each merge, restores included, ascending.
+ */
+export function wronglyLostEdits(known: KnownOp[], mergeEnds?: number[]): string[] {
   const byTs = new Map(known.map((k) => [k.op.ts, k]));
   const { state, latest, applied } = replayWithLatest(known.map((k) => k.op));
+  const atEnd = new Map<number, ReturnType<typeof replayWithLatest>>();
+  /** The tree at the end of the merge that brought seq `seq`. */
+  const afterMergeOf = (seq: number) => {
+    const end = mergeEnds!.find((e) => e >= seq) ?? Infinity;
+    if (!atEnd.has(end)) atEnd.set(end, replayWithLatest(known.filter((k) => k.seq <= end).map((k) => k.op)));
+    return atEnd.get(end)!;
+  };
   const problems: string[] = [];
   for (const e of known) {
     if (e.op.type === 'move' && (e.op.parent === TRASH || !applied.has(e.op.ts))) continue;
@@ -77,10 +97,15 @@ export function wronglyLostEdits(known: KnownOp[]): string[] {
       const l = latest.get(node);
       if (!l || l.oldParent === null || l.oldParent === TRASH || l.move.ts === e.op.ts) continue;
       // A delete that cannot be undone: its old parent is gone or now inside the node's subtree.
-      const up = pathUp(state, l.oldParent);
-      if (!(up.at(-1) === ROOT || up.at(-1) === TRASH) || up.includes(node)) continue;
+      if (!undoable(state, node, l.oldParent)) continue;
       const m = byTs.get(l.move.ts)!;
       if (!hadSeen(m, e) && !hadSeen(e, m)) {
+        // ... or could not be when the pair met.
+        if (mergeEnds) {
+          const met = afterMergeOf(Math.max(m.seq, e.seq));
+          const then = met.latest.get(node);
+          if (then?.move.ts === m.op.ts && then.oldParent !== null && !undoable(met.state, node, then.oldParent)) continue;
+        }
         problems.push(`edit ${e.op.ts} (seq ${e.seq}, seen ${e.seen}) on ${e.op.node} is in the trash: ` +
           `${node} was put there by ${m.op.ts} (seq ${m.seq}, seen ${m.seen}), concurrent with it`);
       }

@@ -1265,6 +1265,14 @@ declare
   e_replica text[];
   v_suspect boolean[];
   v_one integer;
+  v_seq_before bigint;
+  v_left text[];
+  v_ids text[];
+  v_parents text[];
+  v_rejudged text[];
+  v_rejudged_seen bigint;
+  v_again text[] := '{}';
+  v_again_from bigint;
 begin
   if p_last < p_first then
     return 0;
@@ -1311,6 +1319,7 @@ begin
   v_window_from := case when v_by_subtree then p_first else v_from end;
 
   -- Passes until one restores nothing (000005).
+  select t.seq into v_seq_before from treesync.trees t where t.id = p_tree;   -- (**)
   for pass in 1 .. 100 loop
   v_pass := 0;
   -- (*) The pass's edits, in order, and which of them restore_for can act on: asked again
@@ -1332,7 +1341,14 @@ begin
             from treesync.moves m
            cross join lateral (select s.* from treesync.ops s
                                 where s.ts = m.ts and (s.tree = p_tree) is true offset 0) o
-           where p_late and m.tree = p_tree and m.ts >= v_oldest_move) c
+           where p_late and m.tree = p_tree and m.ts >= v_oldest_move
+          union
+          -- (**) the operations inside subtrees whose deletes are judged again
+          select o.seq, coalesce(o.seen, o.seq - 1), o.ts, o.node, o.type, o.parent
+            from unnest(v_again) i(id)
+           cross join lateral (select s.* from treesync.ops s
+                                where s.tree = p_tree and s.node = i.id offset 0) o   -- ops_node
+           where o.seq >= v_again_from) c
    -- (a scalar probe of the log's key: an `exists` here could be planned as a hash of the tree's whole log)
    where c.type = 'set'
       or (c.parent <> 'TRASH'
@@ -1350,6 +1366,49 @@ begin
   end loop;
   v_restored := v_restored + v_pass;
   exit when v_pass = 0;
+
+  -- (**) The old parents this pass's restores moved their nodes from, when not TRASH itself.
+  v_left := array(
+    select m.old_parent
+      from treesync.ops o
+     cross join lateral (select m.old_parent, m.applied from treesync.moves m
+                          where m.tree = p_tree and m.ts = o.ts offset 0) m   -- moves_pkey
+     where o.tree = p_tree and o.seq > v_seq_before
+       and m.applied and m.old_parent is not null and m.old_parent <> 'TRASH');
+  select t.seq into v_seq_before from treesync.trees t where t.id = p_tree;
+  continue when cardinality(v_left) = 0;
+  -- The nodes in the trash on their paths (TRASH aside), down from TRASH over their ancestry.
+  select a.ids, a.parents into v_ids, v_parents from treesync.ancestry(p_tree, v_left) a;
+  v_trashed := array(
+    with recursive edge(id, parent) as (
+      select e.id collate "C", e.parent collate "C" from unnest(v_ids, v_parents) e(id, parent)
+    ), below(id) as (
+      select e.id from edge e where e.parent = 'TRASH'
+      union
+      select e.id from edge e join below b on e.parent = b.id
+    )
+    select b.id from below b);
+  continue when cardinality(v_trashed) = 0;
+  -- Those put there by a delete (a move from elsewhere than TRASH), and the least they had seen.
+  select coalesce(array_agg(t.id), '{}'), min(coalesce(o.seen, o.seq - 1))
+    into v_rejudged, v_rejudged_seen
+    from unnest(v_trashed) t(id)
+   cross join lateral (select l.ts, l.old_parent from treesync.latest_move(p_tree, t.id) l offset 0) l
+   cross join lateral (select s.seq, s.seen from treesync.ops s
+                        where s.ts = l.ts and (s.tree = p_tree) is true offset 0) o
+   where l.old_parent is not null and l.old_parent <> 'TRASH';
+  continue when cardinality(v_rejudged) = 0;
+  -- Their subtrees' nodes, for the next pass.
+  with recursive subtree(id) as (
+    select d.id collate "C" from unnest(v_rejudged) d(id)
+    union
+    select n.id from subtree s
+     cross join lateral (select n.id from treesync.nodes n
+                          where n.tree = p_tree and n.parent = s.id offset 0) n   -- nodes_parent
+  )
+  select array(select distinct x from unnest(v_again || array(select s.id::text from subtree s)) x)
+    into v_again;
+  v_again_from := least(coalesce(v_again_from, v_rejudged_seen + 1), v_rejudged_seen + 1);
   end loop;
   return v_restored;
 end

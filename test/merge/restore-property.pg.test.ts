@@ -48,7 +48,8 @@ interface Replica {
 }
 
 // Found by CI (seed 1892279308): q's delete of e met p's move of e (into c) when c was inside e,
-// so it could not be undone and stands; r's late move then took c out of the trash (a restore).
+// so it could not be undone then; r's late move then put c elsewhere, and a restore took c out
+// of e, so e's delete is judged again (sql/000014) and undone.
 const blockedWhenMet: Action[] = [
   { kind: 'edit', replica: 1, wall: 6, body: { type: 'move', node: 'e', parent: TRASH, pos: 't' } },
   { kind: 'edit', replica: 0, wall: 6, body: { type: 'move', node: 'e', parent: 'c', pos: 'a' } },
@@ -58,6 +59,19 @@ const blockedWhenMet: Action[] = [
   { kind: 'push', replica: 0, perOpSeen: false },
   { kind: 'edit', replica: 0, wall: 0, body: { type: 'set', node: 'a', key: 'k', value: 0 } },
   { kind: 'edit', replica: 2, wall: 6, body: { type: 'move', node: 'c', parent: ROOT, pos: 'a' } },
+];
+
+// Found with FC_RUNS=6000 (seed 1636971925): q's delete of d was undone by a restore, which r's
+// late move of a into d then made a cycle (skipped); a restore of a out of d lets d's delete be
+// judged again (sql/000014).
+const restoreUndoneLate: Action[] = [
+  { kind: 'edit', replica: 1, wall: 1, body: { type: 'move', node: 'd', parent: TRASH, pos: 't' } },
+  { kind: 'edit', replica: 0, wall: 0, body: { type: 'move', node: 'a', parent: ROOT, pos: 'a' } },
+  { kind: 'edit', replica: 0, wall: 0, body: { type: 'move', node: 'd', parent: 'a', pos: 'a' } },
+  { kind: 'edit', replica: 2, wall: 1, body: { type: 'move', node: 'a', parent: 'd', pos: 'a' } },
+  { kind: 'push', replica: 0, perOpSeen: false },
+  { kind: 'edit', replica: 0, wall: 0, body: { type: 'set', node: 'a', key: 'k', value: 0 } },
+  { kind: 'pull', replica: 0 },
 ];
 
 async function run(actions: Action[]) {
@@ -113,7 +127,7 @@ test('random edits, deletes and knowledge: replicas converge, no cycle, no concu
       expect(wronglyLostEdits(known, mergeEnds), context()).toEqual([]);
       restores += known.filter((k) => k.op.ts.endsWith('.server')).length;
     }),
-    { numRuns: fcRuns(150), examples: [[blockedWhenMet]] },
+    { numRuns: fcRuns(150), examples: [[blockedWhenMet], [restoreUndoneLate]] },
   );
   // The histories must exercise the rule, not only pass it.
   expect(restores).toBeGreaterThan(0);

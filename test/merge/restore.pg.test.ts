@@ -148,6 +148,42 @@ describe('a delete that could not be undone when it met the edit', () => {
   });
 });
 
+describe('a restore that takes a node out from under a deleted node (sql/000014)', () => {
+  // Both histories were found by test/merge/restore-property.pg.test.ts.
+  test('a delete left alone when it met its edit is judged again, and undone', async () => {
+    const tree = await newTree();
+    await push(tree, [move(ts(0, 'r', 1), 'c', 'TRASH', 't')], 0); // seq 1: c made in the trash
+    // p puts e under c, then c under e (a cycle at first: skipped)
+    await push(tree, [move(ts(6, 'p'), 'e', 'c', 'a'), move(ts(6, 'p', 1), 'c', 'e', 'a')], 0); // seqs 2, 3
+    // q deletes e (concurrent with p's move of e): c's move under e now applies, so moving e
+    // back under c would make a cycle, and the delete is left alone
+    expect((await push(tree, [move(ts(6, 'q'), 'e', 'TRASH', 't')], 0)).restored).toBe(0); // seq 4
+    expect(await parentOf(tree, 'c')).toBe('e');
+    // r's late move of c to ROOT is undone by p's move of c under e (in the trash), which r had
+    // not seen: c goes back to ROOT, and e, now free to go back under c, follows
+    expect((await push(tree, [move(ts(6, 'r'), 'c', 'ROOT', 'a')], 0)).restored).toBe(2); // seq 5
+    expect((await serverOps(tree)).map((o) => [o.seq, o.node, o.parent])).toEqual([['6', 'c', 'ROOT'], ['7', 'e', 'c']]);
+    expect(await parentOf(tree, 'e')).toBe('c');
+    expect(await treeProblems(db, tree)).toEqual([]);
+  });
+
+  test('a delete whose restore a late move skipped is judged again, and undone', async () => {
+    const tree = await newTree();
+    await push(tree, [move(ts(0, 'p', 1), 'a', 'ROOT', 'a'), move(ts(0, 'p', 2), 'd', 'a', 'a')], 0); // seqs 1, 2
+    await push(tree, [set(ts(0, 'p', 3), 'a', 'k', 0)], 0); // seq 3
+    // q deletes d, concurrent with p's move of d: d goes back under a (seq 5)
+    expect((await push(tree, [move(ts(1, 'q'), 'd', 'TRASH', 't')], 0)).restored).toBe(1); // seq 4
+    // r's late move of a into d (older than the restore) makes that restore a cycle: skipped.
+    // a is now in the trash through r's move, concurrent with p's set on a: a goes back to
+    // ROOT, and d's delete, undoable again, is undone again
+    expect((await push(tree, [move(ts(1, 'r'), 'a', 'd', 'a')], 0)).restored).toBe(2); // seq 6
+    expect((await serverOps(tree)).map((o) => [o.seq, o.node, o.parent])).toEqual([['5', 'd', 'a'], ['7', 'a', 'ROOT'], ['8', 'd', 'a']]);
+    expect(await parentOf(tree, 'a')).toBe('ROOT');
+    expect(await parentOf(tree, 'd')).toBe('a');
+    expect(await treeProblems(db, tree)).toEqual([]);
+  });
+});
+
 test('per-op seen overrides the batch seen, and one replica never restores its own deletes', async () => {
   const tree = await newTree();
   await push(tree, base, 0);

@@ -148,6 +148,18 @@ describe('a delete that could not be undone when it met the edit', () => {
   });
 });
 
+test('an edit that a third replica moves into a deleted subtree later is not restored', async () => {
+  const tree = await newTree();
+  await push(tree, [...base, move(ts(3), 'Z', 'ROOT', 'z')], 0); // seqs 1-3
+  await push(tree, [move(ts(10, 'carol'), 'X', 'TRASH', 't')], 3); // seq 4
+  expect((await push(tree, [set(ts(11, 'bob'), 'Z', 'title', 'new')], 3)).restored).toBe(0); // seq 5: Z is not in X
+  // dave, who saw both, moves Z into Y (in the trash): his move is Z's delete, and it had seen
+  // bob's rename; carol's delete never met the rename inside X
+  expect((await push(tree, [move(ts(20, 'dave'), 'Z', 'Y', 'z')], 5)).restored).toBe(0);
+  expect(await parentOf(tree, 'X')).toBe('TRASH');
+  expect(await parentOf(tree, 'Z')).toBe('Y');
+});
+
 describe('a restore that takes a node out from under a deleted node (sql/000014)', () => {
   // Both histories were found by test/merge/restore-property.pg.test.ts.
   test('a delete left alone when it met its edit is judged again, and undone', async () => {

@@ -64,4 +64,16 @@ describe('wronglyLostEdits', () => {
     expect(wronglyLostEdits([...base, add(2, 3), del(2, 4)], [2, 3, 4])).toHaveLength(1);
     expect(wronglyLostEdits([...base, add(2, 3), del(2, 4)], [2, 4])).toHaveLength(1);
   });
+
+  test('with the merges\' ends: an edit moved into a deleted subtree later, by a third replica, is left alone', () => {
+    const z: KnownOp = { op: move(ts(3), 'Z', 'ROOT', 'z'), seq: 3, seen: 2 };
+    const delX: KnownOp = { op: move(ts(10, 'carol'), 'X', 'TRASH', 't'), seq: 4, seen: 3 };
+    const rename: KnownOp = { op: set(ts(11, 'bob'), 'Z', 'title', 'new'), seq: 5, seen: 3 };
+    // dave, who saw all of it, moves Z into Y, in the trash: his move is the delete of Z
+    const zIntoY: KnownOp = { op: move(ts(20, 'dave'), 'Z', 'Y', 'z'), seq: 6, seen: 5 };
+    const history = [...base, z, delX, rename, zIntoY];
+    expect(wronglyLostEdits(history)).toHaveLength(1);
+    expect(wronglyLostEdits(history, [2, 3, 4, 5, 6])).toEqual([]);
+  });
 });
+

@@ -12,10 +12,12 @@
  *   tops). Its old parent may be in the trash too: then that parent's own delete is judged in
  *   turn, as the path goes up. A delete whose old parent is gone, or is now inside the node's
  *   own subtree, cannot be undone (the move back would be skipped) and is not counted.
- * - The pair is judged when it meets: at the end of the merge that brought the later of the two
- *   (its restores included). A delete that could not be undone then is left alone for good, even
- *   when a later move takes its old parent out of its subtree (docs/deletes.md). Without the
- *   merges' ends this cannot be told, and only the final tree is looked at.
+ * - The pair is judged when it meets: in the tree the merge that brought the later of the two
+ *   made, before its restores. The server owes a restore only when E's node was in the trash
+ *   through that same delete then, and the delete could be undone then (docs/deletes.md). An
+ *   edit whose node a third operation moved into the deleted subtree later, or a delete that
+ *   could not be undone when they met, is left alone. Without the merges' ends this cannot be
+ *   told, and only the final tree is looked at.
  * - An edit E is lost wrongly when E's node ends inside the trash and some node on its path up
  *   to TRASH (E's node included) was put there by a move M, other than E, such that neither of
  *   M and E had seen the other. The server must leave no such edit behind.
@@ -81,12 +83,24 @@ function undoable(state: TreeState, node: string, oldParent: string): boolean {
 export function wronglyLostEdits(known: KnownOp[], mergeEnds?: number[]): string[] {
   const byTs = new Map(known.map((k) => [k.op.ts, k]));
   const { state, latest, applied } = replayWithLatest(known.map((k) => k.op));
-  const atEnd = new Map<number, ReturnType<typeof replayWithLatest>>();
-  /** The tree at the end of the merge that brought seq `seq`. */
-  const afterMergeOf = (seq: number) => {
+  const atMeet = new Map<number, ReturnType<typeof replayWithLatest>>();
+  /** The tree made by the merge that brought seq `seq`, before that merge's restores. */
+  const mergedBy = (seq: number) => {
     const end = mergeEnds!.find((e) => e >= seq) ?? Infinity;
-    if (!atEnd.has(end)) atEnd.set(end, replayWithLatest(known.filter((k) => k.seq <= end).map((k) => k.op)));
-    return atEnd.get(end)!;
+    const start = mergeEnds!.findLast((e) => e < seq) ?? 0;
+    if (!atMeet.has(end)) {
+      const before = known.filter((k) => k.seq <= start || (k.seq <= end && tsReplica(k.op.ts) !== 'server'));
+      atMeet.set(end, replayWithLatest(before.map((k) => k.op)));
+    }
+    return atMeet.get(end)!;
+  };
+  /** Whether, in `at`, `e`'s node was in the trash through `node`, put there by `move`, which could be undone. */
+  const buriedBy = (at: ReturnType<typeof replayWithLatest>, e: KnownOp, node: string, move: string) => {
+    if (e.op.type === 'move' && !at.applied.has(e.op.ts)) return false;
+    const path = pathUp(at.state, e.op.node);
+    const then = at.latest.get(node);
+    return path.at(-1) === TRASH && path.includes(node) && then?.move.ts === move && then.oldParent !== null &&
+      undoable(at.state, node, then.oldParent);
   };
   const problems: string[] = [];
   for (const e of known) {
@@ -100,12 +114,8 @@ export function wronglyLostEdits(known: KnownOp[], mergeEnds?: number[]): string
       if (!undoable(state, node, l.oldParent)) continue;
       const m = byTs.get(l.move.ts)!;
       if (!hadSeen(m, e) && !hadSeen(e, m)) {
-        // ... or could not be when the pair met.
-        if (mergeEnds) {
-          const met = afterMergeOf(Math.max(m.seq, e.seq));
-          const then = met.latest.get(node);
-          if (then?.move.ts === m.op.ts && then.oldParent !== null && !undoable(met.state, node, then.oldParent)) continue;
-        }
+        // Judged when they met: was the edit buried by this delete then?
+        if (mergeEnds && !buriedBy(mergedBy(Math.max(m.seq, e.seq)), e, node, m.op.ts)) continue;
         problems.push(`edit ${e.op.ts} (seq ${e.seq}, seen ${e.seen}) on ${e.op.node} is in the trash: ` +
           `${node} was put there by ${m.op.ts} (seq ${m.seq}, seen ${m.seen}), concurrent with it`);
       }

@@ -1346,9 +1346,12 @@ begin
           -- (**) the operations inside subtrees whose deletes are judged again
           select o.seq, coalesce(o.seen, o.seq - 1), o.ts, o.node, o.type, o.parent
             from unnest(v_again) i(id)
+           -- (the tree compared in a form no index can use, as 000013's childless: with `tree = …`
+           -- as an index condition, a planner without statistics may read the tree's whole log)
            cross join lateral (select s.* from treesync.ops s
-                                where s.tree = p_tree and s.node = i.id offset 0) o   -- ops_node
-           where o.seq >= v_again_from) c
+                                where s.node = i.id and (s.tree = p_tree) is true
+                                  and s.seq >= v_again_from offset 0) o   -- ops_node
+          ) c
    -- (a scalar probe of the log's key: an `exists` here could be planned as a hash of the tree's whole log)
    where c.type = 'set'
       or (c.parent <> 'TRASH'
@@ -1404,7 +1407,7 @@ begin
     union
     select n.id from subtree s
      cross join lateral (select n.id from treesync.nodes n
-                          where n.tree = p_tree and n.parent = s.id offset 0) n   -- nodes_parent
+                          where n.parent = s.id and (n.tree = p_tree) is true offset 0) n   -- nodes_parent
   )
   select array(select distinct x from unnest(v_again || array(select s.id::text from subtree s)) x)
     into v_again;

@@ -5,7 +5,7 @@
 // seen, judged when the two met (test/model/restore-rule.ts, the rule as an oracle).
 import fc from 'fast-check';
 import { expect, test } from 'vitest';
-import { formatTs, ROOT, TRASH, type Op } from '../../protocol/ops.ts';
+import { formatTs, ROOT, TRASH, type MoveOp, type Op, type SetOp } from '../../protocol/ops.ts';
 import { BASE_WALL } from '../model/arbitraries.ts';
 import { fcRuns } from '../model/fc-runs.ts';
 import { replay } from '../model/reference.ts';
@@ -19,13 +19,15 @@ const REPLICAS = ['p', 'q', 'r'] as const;
 const NODES = ['a', 'b', 'c', 'd', 'e'] as const;
 let trees = 0;
 
+/** An op without its ts (the replica stamps it). */
+type Body = Omit<MoveOp, 'ts'> | Omit<SetOp, 'ts'>;
 type Action =
-  | { kind: 'edit'; replica: number; wall: number; body: Omit<Op, 'ts'> }
+  | { kind: 'edit'; replica: number; wall: number; body: Body }
   | { kind: 'push'; replica: number; perOpSeen: boolean }
   | { kind: 'pull'; replica: number };
 
 const node = fc.constantFrom(...NODES);
-const body: fc.Arbitrary<Omit<Op, 'ts'>> = fc.oneof(
+const body: fc.Arbitrary<Body> = fc.oneof(
   { arbitrary: fc.record({ type: fc.constant('move' as const), node, parent: fc.constantFrom(ROOT, ...NODES), pos: fc.constantFrom('a', 'b') }), weight: 4 },
   { arbitrary: fc.record({ type: fc.constant('move' as const), node, parent: fc.constant(TRASH), pos: fc.constant('t') }), weight: 3 },
   { arbitrary: fc.record({ type: fc.constant('set' as const), node, key: fc.constantFrom('k', 'title'), value: fc.integer({ min: 0, max: 9 }) }), weight: 2 },

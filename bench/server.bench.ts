@@ -15,7 +15,9 @@
  * the writers' process: far less disturbed by other load than ops/s. Prints a table and writes it to
  * bench/results/server.md. BENCH_SCALE=0.1 runs a tenth of it. Each push case says how the
  * server's transactions merged its pushes (alone, several as one batch, several one by one);
- * BENCH_PROFILE=1 also prints the Postgres functions that took the time (track_functions).
+ * BENCH_PROFILE=1 also prints the Postgres functions that took the time (track_functions);
+ * BENCH_CASES=32 (or 1, 1c, 8, b, comma-separated) runs only those cases, and writes
+ * bench/results/server-some-cases.md instead.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import os from 'node:os';
@@ -38,6 +40,9 @@ import { machine, postgres, type ResultRow, writeResults } from './report.ts';
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const n = (count: number) => Math.max(1, Math.round(count * SCALE));
 const PROFILE = process.env.BENCH_PROFILE === '1';
+/** BENCH_CASES=1,1c,8,32,b runs only those cases (1c: one client, creations only; b: pokes). */
+const CASES = process.env.BENCH_CASES?.split(',').map((c) => c.trim());
+const runs = (name: string) => CASES === undefined || CASES.includes(name);
 const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
 
 
@@ -65,21 +70,22 @@ async function main() {
     });
     server = await startServer({ config, databaseUrl: url, logger: silentLogger });
     const token = await sign({ sub: 'bench', trees: ['*'], scope: 'write' }, SECRET, 'HS256');
-    const cases: Array<[clients: number, batch: number, total: number, opts?: { createOnly?: boolean }]> = [
-      [1, 1000, n(50_000)],
-      [1, 1000, n(50_000), { createOnly: true }],
-      [8, 100, n(40_000)],
-      [32, 100, n(40_000)],
+    const cases: Array<[name: string, clients: number, batch: number, total: number, opts?: { createOnly?: boolean }]> = [
+      ['1', 1, 1000, n(50_000)],
+      ['1c', 1, 1000, n(50_000), { createOnly: true }],
+      ['8', 8, 100, n(40_000)],
+      ['32', 32, 100, n(40_000)],
     ];
     writers = new ClientsProcess();
     // Warm-up, not reported: else the first case pays for compiling the server's code.
     await throughput(writers, server.url, token, 4, 250, n(4_000), { label: 'warm-up' });
-    for (const [clients, batch, total, opts] of cases) {
+    for (const [name, clients, batch, total, opts] of cases) {
+      if (!runs(name)) continue;
       if (PROFILE) await withClient(url, (c) => c.query('select pg_stat_reset()'));
       rows.push(await throughput(writers, server.url, token, clients, batch, total, opts));
       if (PROFILE) await withClient(url, profile);
     }
-    rows.push(await pokeLatency(server.url, token, 100, n(300)));
+    if (runs('b')) rows.push(await pokeLatency(server.url, token, 100, n(300)));
   } finally {
     writers?.stop();
     await server?.close();
@@ -247,7 +253,8 @@ function progress(msg: string) {
 
 async function report(rows: ResultRow[], kind: string) {
   const scale = SCALE !== 1 ? ` Scale ${SCALE}.` : '';
-  await writeResults('server', [
+  // Some cases only: not the whole table, so the results file of a full run is kept.
+  await writeResults(CASES === undefined ? 'server' : 'server-some-cases', [
     `Machine: ${machine()}. Postgres: ${postgres(kind)}. Server in one process, the push cases' clients in another, over loopback; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(', ')}.${scale}`,
     '',
     'Targets (issues 3 and 6): a single client pushing 1,000-operation batches ≥ 20,000 ops/s; 32 clients pushing batches of 100 to one tree ≥ 15,000 ops/s in all with p99 ≤ 500 ms per push; push-to-poke p99 ≤ 50 ms.',

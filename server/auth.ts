@@ -1,7 +1,8 @@
 /**
  * Who may do what: `Authorization: Bearer <JWT>` (HS256, `TREESYNC_JWT_SECRET`), claims
  * `sub`, `trees` (ids or ["*"]) and `scope` (`write` includes `read`); `exp` honoured when
- * present. 401 without a valid token, 403 for a tree or scope it does not grant.
+ * present. 401 without a valid token, 403 for a tree or scope it does not grant. A token is
+ * verified once and then remembered until its `exp` (verified-tokens.ts).
  *
  * Development mode (no secret): everyone may do everything; the server listens on loopback
  * only (config.ts) and says so at start.
@@ -13,6 +14,7 @@ import { TREE_ID } from '../protocol/ops.ts';
 import { tokenClaimsSchema, type Scope } from '../protocol/token.ts';
 import type { Config } from './config.ts';
 import type { AppDeps, AppEnv } from './deps.ts';
+import { VerifiedTokens } from './verified-tokens.ts';
 
 export interface Principal {
   sub: string;
@@ -24,13 +26,17 @@ export interface Principal {
 
 const DEV_PRINCIPAL: Principal = { sub: 'dev', trees: ['*'], scope: 'write', dev: true };
 
-/** The principal a token proves, or 401. */
-export async function authenticate(config: Config, token: string | undefined): Promise<Principal> {
-  if (config.jwtSecret === undefined) return DEV_PRINCIPAL;
+/** The principal a token proves, or 401. With `verified`, a token verified before is taken from
+ * it until its `exp` (verified-tokens.ts), and one verified now is kept there. */
+export async function authenticate(config: Config, token: string | undefined, verified?: VerifiedTokens): Promise<Principal> {
+  const secret = config.jwtSecret;
+  if (secret === undefined) return DEV_PRINCIPAL;
   if (!token) throw new TreesyncError('unauthorized', 'a token is required: Authorization: Bearer <JWT>');
+  const known = verified?.get(secret, token, Date.now());
+  if (known !== undefined) return known;
   let payload: unknown;
   try {
-    payload = await verify(token, config.jwtSecret, 'HS256');
+    payload = await verify(token, secret, 'HS256');
   } catch (err) {
     // hono's JWT errors are told apart by name.
     const expired = err instanceof Error && err.name === 'JwtTokenExpired';
@@ -40,7 +46,11 @@ export async function authenticate(config: Config, token: string | undefined): P
   if (!claims.success) {
     throw new TreesyncError('unauthorized', 'the token lacks the claims sub, trees and scope ("read" or "write")');
   }
-  return { sub: claims.data.sub, trees: claims.data.trees, scope: claims.data.scope, dev: false };
+  // Frozen: the same principal answers every later request with this token.
+  const { sub, trees, scope } = claims.data;
+  const principal: Principal = Object.freeze({ sub, trees: Object.freeze(trees), scope, dev: false });
+  verified?.set(secret, token, principal, claims.data.exp);
+  return principal;
 }
 
 /** 403 unless `principal` may do `need` on `tree`. */
@@ -60,6 +70,7 @@ export function authorize(principal: Principal, tree: string, need: Scope): void
  * proxies' logs for nothing).
  */
 export function authenticateRequest(deps: AppDeps): MiddlewareHandler<AppEnv> {
+  const verified = new VerifiedTokens();
   return async (c, next) => {
     const header = c.req.header('authorization');
     const bearer = header?.match(/^Bearer\s+(\S+)$/i)?.[1];
@@ -68,7 +79,7 @@ export function authenticateRequest(deps: AppDeps): MiddlewareHandler<AppEnv> {
     }
     const upgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket';
     const token = bearer ?? (upgrade ? c.req.query('token') : undefined);
-    c.set('principal', await authenticate(deps.config, token));
+    c.set('principal', await authenticate(deps.config, token, verified));
     await next();
   };
 }

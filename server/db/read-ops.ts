@@ -8,7 +8,7 @@
  *
  * Several pages in one statement: the pushes merged in one transaction (group-commit.ts) each
  * answer the ops after their own `seen`, mostly the same ones. They are read once, each op is
- * made into its JSON text once, and every answer splices in the texts it needs
+ * made into its JSON text (UTF-8) once, and every answer copies in the texts it needs
  * (http/json-with-ops.ts): no per-op objects, and no op parsed and serialised again per
  * answer. A value goes out as Postgres' text of its jsonb, never parsed in Node.
  */
@@ -27,10 +27,11 @@ export interface PageRequest {
   maxBytes: number;
 }
 
-/** A stored op (protocol `StoredOp`) as its JSON text, ready to be spliced into an answer. */
+/** A stored op (protocol `StoredOp`) as its JSON text in UTF-8, ready to be copied into an
+ * answer (encoded once however many answers carry it). */
 export interface OpJson {
   seq: number;
-  json: string;
+  json: Buffer;
 }
 
 export interface Page {
@@ -146,5 +147,5 @@ function toOpJson(r: Row): OpJson & { bytes: number } {
     r.type === 'move'
       ? `${head},"parent":${JSON.stringify(r.parent)},"pos":${JSON.stringify(r.pos)}}`
       : `${head},"key":${JSON.stringify(r.key)},"value":${r.value}}`;
-  return { seq, json, bytes: (r.value === null ? 0 : Buffer.byteLength(r.value)) + OP_OVERHEAD_BYTES };
+  return { seq, json: Buffer.from(json), bytes: (r.value === null ? 0 : Buffer.byteLength(r.value)) + OP_OVERHEAD_BYTES };
 }

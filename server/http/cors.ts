@@ -28,13 +28,15 @@ export function originAllowed(allowed: readonly string[], origin: string): boole
   return allowed.some((a) => a === '*' || a === origin.toLowerCase() || (a === 'loopback' && LOOPBACK_ORIGIN.test(origin)));
 }
 
+const EXPOSE_HEADERS = ['X-Treesync-Seq', 'X-Request-Id', 'Retry-After', 'Content-Encoding'].join(',');
+
 export function corsPolicy(config: Config): MiddlewareHandler<AppEnv> {
   const allowed = (origin: string) => originAllowed(config.corsOrigins, origin);
-  const headers = cors({
+  const preflight = cors({
     origin: (origin) => (allowed(origin) ? origin : null),
     allowMethods: ['GET', 'HEAD', 'PUT', 'POST', 'OPTIONS'],
     allowHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'],
-    exposeHeaders: ['X-Treesync-Seq', 'X-Request-Id', 'Retry-After', 'Content-Encoding'],
+    exposeHeaders: EXPOSE_HEADERS.split(','),
     maxAge: 600,
   });
   return async (c, next) => {
@@ -45,7 +47,14 @@ export function corsPolicy(config: Config): MiddlewareHandler<AppEnv> {
         `origin ${JSON.stringify(origin)} may not call this server; list it in TREESYNC_CORS_ORIGINS`,
       );
     }
-    return headers(c, next);
+    if (c.req.method === 'OPTIONS') return preflight(c, next);
+    // Any other request: the same headers as hono's cors() sets, but set on the route's answer
+    // once it exists, in place (observe.ts says why).
+    await next();
+    const headers = c.res.headers;
+    if (origin !== undefined && allowed(origin)) headers.set('Access-Control-Allow-Origin', origin);
+    headers.set('Access-Control-Expose-Headers', EXPOSE_HEADERS);
+    headers.append('Vary', 'Origin');
   };
 }
 

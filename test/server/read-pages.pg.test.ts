@@ -70,7 +70,7 @@ test('several readers, overlapping and not, each get the page of their own reque
   ];
   const pages = await readPages(db.pool, 'pages', reqs);
   pages.forEach((page, i) => {
-    const ops = page.ops.map((o) => JSON.parse(o.json) as unknown);
+    const ops = page.ops.map((o) => JSON.parse(o.json.toString('utf8')) as unknown);
     expect({ ops, more: page.more }, JSON.stringify(reqs[i])).toEqual(expected(all, reqs[i]!));
     ops.forEach((op) => storedOpSchema.parse(op));
     expect(page.ops.map((o) => o.seq)).toEqual(ops.map((o) => (o as { seq: number }).seq));

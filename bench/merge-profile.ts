@@ -13,6 +13,7 @@
  * (a `perform f(…)` includes all of f), so read the list as a tree. BENCH_MIGRATIONS_UPTO as in
  * bench:merge.
  */
+import { readFileSync } from 'node:fs';
 import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +28,7 @@ import { RandomTree } from './random-tree.ts';
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const UPTO = process.env.BENCH_MIGRATIONS_UPTO;
 const NODES = Math.max(10_000, Math.round(200_000 * SCALE));
-const BATCHES = 5;
+const BATCHES = Number(process.env.BENCH_BATCHES ?? 5);
 
 async function main() {
   const dataDir = await mkdtemp(join(os.tmpdir(), 'treesync-pg-'));
@@ -90,10 +91,13 @@ function mixed(gen: RandomTree): Op[] {
 async function profile(c: pg.Client, what: string, batch: () => Promise<void>) {
   await batch(); // plans cached, as in a long-running server
   await c.query('select pg_stat_statements_reset()');
+  const backend = (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
   const started = process.cpuUsage();
+  const backendStarted = cpuMs(backend);
   const t0 = performance.now();
   for (let b = 0; b < BATCHES; b++) await batch();
   const wall = (performance.now() - t0) / BATCHES;
+  const backendCpu = (cpuMs(backend) - backendStarted) / BATCHES;
   const cpu = process.cpuUsage(started);
   const { rows } = await c.query<{ q: string; calls: string; total: number; plan: number; rows: string; top: boolean }>(
     `select regexp_replace(query, '\\s+', ' ', 'g') as q, calls, total_exec_time as total,
@@ -102,11 +106,19 @@ async function profile(c: pg.Client, what: string, batch: () => Promise<void>) {
       where query not like '%pg_stat_statements%'
       order by total_exec_time + total_plan_time desc limit 30`,
   );
-  log(`\n== ${what}: ${BATCHES} batches of 1,000, ${wall.toFixed(1)} ms per batch (wall; client cpu ${((cpu.user + cpu.system) / 1000 / BATCHES).toFixed(1)} ms)`);
+  log(`\n== ${what}: ${BATCHES} batches of 1,000, ${wall.toFixed(1)} ms per batch (wall; Postgres backend cpu ${backendCpu.toFixed(1)} ms; client cpu ${((cpu.user + cpu.system) / 1000 / BATCHES).toFixed(1)} ms)`);
   log('   ms/batch  plan/batch   calls/batch  statement');
   for (const r of rows) {
     log(`${(r.total / BATCHES).toFixed(2).padStart(10)} ${(r.plan / BATCHES).toFixed(2).padStart(10)} ${(Number(r.calls) / BATCHES).toFixed(0).padStart(12)}  ${r.top ? '[top] ' : ''}${r.q.slice(0, 150)}`);
   }
+}
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc (Linux; ticks of 10 ms):
+ * the backend's own time, which other load on the machine disturbs far less than wall time. */
+function cpuMs(pid: number): number {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
 }
 
 /** The migrations folder, or a copy of it holding those up to BENCH_MIGRATIONS_UPTO. */

@@ -5,13 +5,16 @@
  *   npx tsx bench/merge-profile.ts
  *
  * An embedded Postgres (PG_MAJOR) with pg_stat_statements tracking nested statements (`track =
- * all`, and planning). After the tree is built, three workloads of 5 batches of 1,000 each:
+ * all`, and planning). After the tree is built, three workloads of 5 batches of 1,000 each
+ * (BENCH_BATCHES sets how many):
  * in-order creations, re-parenting moves of random nodes, and the server's mixed push (88%
  * creations, 10% moves, 2% deletes, through the 3-argument text `apply_ops` with `seen`, after
  * `note_replica`, as server/db/group-commit.ts calls it). For each, the statements that took the
  * most time, with their calls and mean. A statement's time includes the statements it calls
  * (a `perform f(…)` includes all of f), so read the list as a tree. BENCH_MIGRATIONS_UPTO as in
- * bench:merge.
+ * bench:merge. Each workload's line also gives the CPU time of the Postgres backend per batch
+ * (from /proc, Linux), which other load on the machine disturbs far less than wall time: compare
+ * designs by it.
  */
 import { readFileSync } from 'node:fs';
 import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';

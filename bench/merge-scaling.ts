@@ -96,7 +96,7 @@ async function lateBranch(db: pg.Pool, apply: Apply, scale: number, branch: numb
   const cpu = postgresCpuMs();
   const result = await apply(tree, ops);
   const seconds = (performance.now() - started) / 1000;
-  const cpuDetail = cpuPerBatch(cpu, 1, 'in Postgres');
+  const cpuDetail = cpuPerBatch(cpu, 1, '');
   progress(`(e) late branch of ${moves}: ${seconds.toFixed(2)} s, ${result.undone} redone`);
   return {
     case: `(e) late branch: ${fmt(moves)} moves older than ${fmt(logged)} logged ones`,
@@ -105,9 +105,10 @@ async function lateBranch(db: pg.Pool, apply: Apply, scale: number, branch: numb
   };
 }
 
-/** `; Postgres CPU … ms per batch` since `before` (postgresCpuMs), or '' where it cannot be read. */
+/** `; Postgres CPU … ms per batch` since `before` (postgresCpuMs; `what` follows the figure), or ''
+ * where it cannot be read. */
 function cpuPerBatch(before: number | undefined, batches: number, what = 'per batch'): string {
   const now = postgresCpuMs();
   if (before === undefined || now === undefined) return '';
-  return `; Postgres CPU ${((now - before) / batches).toFixed(batches === 1 ? 0 : 1)} ms ${what}`;
+  return `; Postgres CPU ${((now - before) / batches).toFixed(batches === 1 ? 0 : 1)} ms${what ? ` ${what}` : ''}`;
 }

@@ -13,8 +13,9 @@
  * most time, with their calls and mean. A statement's time includes the statements it calls
  * (a `perform f(…)` includes all of f), so read the list as a tree. BENCH_MIGRATIONS_UPTO as in
  * bench:merge. Each workload's line also gives the CPU time of the Postgres backend per batch
- * (from /proc, Linux), which other load on the machine disturbs far less than wall time: compare
- * designs by it.
+ * (from /proc, Linux), which other load on the machine disturbs far less than wall time, and each
+ * statement its shared buffers read per batch (hits and reads; a statement's include those of
+ * what it calls), which load does not change at all: compare designs by them.
  */
 import { readFileSync } from 'node:fs';
 import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -102,17 +103,17 @@ async function profile(c: pg.Client, what: string, batch: () => Promise<void>) {
   const wall = (performance.now() - t0) / BATCHES;
   const backendCpu = (cpuMs(backend) - backendStarted) / BATCHES;
   const cpu = process.cpuUsage(started);
-  const { rows } = await c.query<{ q: string; calls: string; total: number; plan: number; rows: string; top: boolean }>(
+  const { rows } = await c.query<{ q: string; calls: string; total: number; plan: number; rows: string; top: boolean; blks: string }>(
     `select regexp_replace(query, '\\s+', ' ', 'g') as q, calls, total_exec_time as total,
-            total_plan_time as plan, rows, toplevel as top
+            total_plan_time as plan, rows, toplevel as top, shared_blks_hit + shared_blks_read as blks
        from pg_stat_statements
       where query not like '%pg_stat_statements%'
       order by total_exec_time + total_plan_time desc limit 30`,
   );
   log(`\n== ${what}: ${BATCHES} batches of 1,000, ${wall.toFixed(1)} ms per batch (wall; Postgres backend cpu ${backendCpu.toFixed(1)} ms; client cpu ${((cpu.user + cpu.system) / 1000 / BATCHES).toFixed(1)} ms)`);
-  log('   ms/batch  plan/batch   calls/batch  statement');
+  log('   ms/batch  plan/batch   calls/batch  buffers/batch  statement');
   for (const r of rows) {
-    log(`${(r.total / BATCHES).toFixed(2).padStart(10)} ${(r.plan / BATCHES).toFixed(2).padStart(10)} ${(Number(r.calls) / BATCHES).toFixed(0).padStart(12)}  ${r.top ? '[top] ' : ''}${r.q.slice(0, 150)}`);
+    log(`${(r.total / BATCHES).toFixed(2).padStart(10)} ${(r.plan / BATCHES).toFixed(2).padStart(10)} ${(Number(r.calls) / BATCHES).toFixed(0).padStart(12)} ${(Number(r.blks) / BATCHES).toFixed(0).padStart(14)}  ${r.top ? '[top] ' : ''}${r.q.slice(0, 150)}`);
   }
 }
 

@@ -5,14 +5,19 @@
  *   npx tsx bench/merge-profile.ts
  *
  * An embedded Postgres (PG_MAJOR) with pg_stat_statements tracking nested statements (`track =
- * all`, and planning). After the tree is built, three workloads of 5 batches of 1,000 each:
+ * all`, and planning). After the tree is built, three workloads of 5 batches of 1,000 each
+ * (BENCH_BATCHES sets how many):
  * in-order creations, re-parenting moves of random nodes, and the server's mixed push (88%
  * creations, 10% moves, 2% deletes, through the 3-argument text `apply_ops` with `seen`, after
  * `note_replica`, as server/db/group-commit.ts calls it). For each, the statements that took the
  * most time, with their calls and mean. A statement's time includes the statements it calls
  * (a `perform f(…)` includes all of f), so read the list as a tree. BENCH_MIGRATIONS_UPTO as in
- * bench:merge.
+ * bench:merge. Each workload's line also gives the CPU time of the Postgres backend per batch
+ * (from /proc, Linux), which other load on the machine disturbs far less than wall time, and each
+ * statement its shared buffers read per batch (hits and reads; a statement's include those of
+ * what it calls), which load does not change at all: compare designs by them.
  */
+import { readFileSync } from 'node:fs';
 import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +32,7 @@ import { RandomTree } from './random-tree.ts';
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const UPTO = process.env.BENCH_MIGRATIONS_UPTO;
 const NODES = Math.max(10_000, Math.round(200_000 * SCALE));
-const BATCHES = 5;
+const BATCHES = Number(process.env.BENCH_BATCHES ?? 5);
 
 async function main() {
   const dataDir = await mkdtemp(join(os.tmpdir(), 'treesync-pg-'));
@@ -90,23 +95,34 @@ function mixed(gen: RandomTree): Op[] {
 async function profile(c: pg.Client, what: string, batch: () => Promise<void>) {
   await batch(); // plans cached, as in a long-running server
   await c.query('select pg_stat_statements_reset()');
+  const backend = (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
   const started = process.cpuUsage();
+  const backendStarted = cpuMs(backend);
   const t0 = performance.now();
   for (let b = 0; b < BATCHES; b++) await batch();
   const wall = (performance.now() - t0) / BATCHES;
+  const backendCpu = (cpuMs(backend) - backendStarted) / BATCHES;
   const cpu = process.cpuUsage(started);
-  const { rows } = await c.query<{ q: string; calls: string; total: number; plan: number; rows: string; top: boolean }>(
+  const { rows } = await c.query<{ q: string; calls: string; total: number; plan: number; rows: string; top: boolean; blks: string }>(
     `select regexp_replace(query, '\\s+', ' ', 'g') as q, calls, total_exec_time as total,
-            total_plan_time as plan, rows, toplevel as top
+            total_plan_time as plan, rows, toplevel as top, shared_blks_hit + shared_blks_read as blks
        from pg_stat_statements
       where query not like '%pg_stat_statements%'
       order by total_exec_time + total_plan_time desc limit 30`,
   );
-  log(`\n== ${what}: ${BATCHES} batches of 1,000, ${wall.toFixed(1)} ms per batch (wall; client cpu ${((cpu.user + cpu.system) / 1000 / BATCHES).toFixed(1)} ms)`);
-  log('   ms/batch  plan/batch   calls/batch  statement');
+  log(`\n== ${what}: ${BATCHES} batches of 1,000, ${wall.toFixed(1)} ms per batch (wall; Postgres backend cpu ${backendCpu.toFixed(1)} ms; client cpu ${((cpu.user + cpu.system) / 1000 / BATCHES).toFixed(1)} ms)`);
+  log('   ms/batch  plan/batch   calls/batch  buffers/batch  statement');
   for (const r of rows) {
-    log(`${(r.total / BATCHES).toFixed(2).padStart(10)} ${(r.plan / BATCHES).toFixed(2).padStart(10)} ${(Number(r.calls) / BATCHES).toFixed(0).padStart(12)}  ${r.top ? '[top] ' : ''}${r.q.slice(0, 150)}`);
+    log(`${(r.total / BATCHES).toFixed(2).padStart(10)} ${(r.plan / BATCHES).toFixed(2).padStart(10)} ${(Number(r.calls) / BATCHES).toFixed(0).padStart(12)} ${(Number(r.blks) / BATCHES).toFixed(0).padStart(14)}  ${r.top ? '[top] ' : ''}${r.q.slice(0, 150)}`);
   }
+}
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc (Linux; ticks of 10 ms):
+ * the backend's own time, which other load on the machine disturbs far less than wall time. */
+function cpuMs(pid: number): number {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
 }
 
 /** The migrations folder, or a copy of it holding those up to BENCH_MIGRATIONS_UPTO. */

@@ -8,10 +8,13 @@
  * - re-parenting moves of random existing nodes, batches of 1,000 (cycle checks);
  * - late branches: 5,000 and 10,000 moves older than 100,000 logged ones.
  *
- * Sizes are multiplied by BENCH_SCALE.
+ * Sizes are multiplied by BENCH_SCALE. Where it can be read (an embedded Postgres on Linux), the
+ * rows also give Postgres' CPU time (all its processes, bench/process-cpu.ts), which other load on
+ * the machine disturbs far less than wall time.
  */
 import type pg from 'pg';
 import type { Op } from '../protocol/ops.ts';
+import { postgresCpuMs } from './process-cpu.ts';
 import { RandomTree } from './random-tree.ts';
 import type { ResultRow } from './report.ts';
 
@@ -25,6 +28,7 @@ export async function scaling(db: pg.Pool, apply: Apply, scale: number, progress
   await db.query(`select treesync.create_tree('random')`);
   const gen = new RandomTree('r', 7);
   const batchMs: number[] = [];
+  const buildCpu = postgresCpuMs();
   while (gen.size < total) {
     const batch = gen.creations(1000);
     const started = performance.now();
@@ -53,18 +57,20 @@ export async function scaling(db: pg.Pool, apply: Apply, scale: number, progress
   rows.push({
     case: `(e) random tree: batch time at ${fmt(total)} nodes / at 10,000`,
     figure: `${(end.mean / start.mean).toFixed(2)}×`,
-    detail: `${end.mean.toFixed(1)} ms / ${start.mean.toFixed(1)} ms (5-batch means); the whole build ${(batchMs.reduce((a, b) => a + b, 0) / 1000).toFixed(1)} s`,
+    detail: `${end.mean.toFixed(1)} ms / ${start.mean.toFixed(1)} ms (5-batch means); the whole build ${(batchMs.reduce((a, b) => a + b, 0) / 1000).toFixed(1)} s${cpuPerBatch(buildCpu, batchMs.length)}`,
   });
 
   const reparentBatches = 20;
   let skipped = 0;
   const reparentStarted = performance.now();
+  const reparentCpu = postgresCpuMs();
   for (let b = 0; b < reparentBatches; b++) skipped += (await apply('random', gen.reparents(1000))).skipped;
   const reparentSeconds = (performance.now() - reparentStarted) / 1000;
+  const reparentCpuDetail = cpuPerBatch(reparentCpu, reparentBatches);
   rows.push({
     case: `(e) random tree of ${fmt(total)} nodes: re-parenting moves of random nodes, batches of 1,000`,
     figure: `${fmt((reparentBatches * 1000) / reparentSeconds)} moves/s`,
-    detail: `${fmt(reparentBatches * 1000)} moves in ${reparentSeconds.toFixed(2)} s, ${fmt(skipped)} skipped as cycles`,
+    detail: `${fmt(reparentBatches * 1000)} moves in ${reparentSeconds.toFixed(2)} s, ${fmt(skipped)} skipped as cycles${reparentCpuDetail}`,
   });
   progress(`(e) re-parenting: ${fmt((reparentBatches * 1000) / reparentSeconds)} moves/s`);
 
@@ -87,12 +93,22 @@ async function lateBranch(db: pg.Pool, apply: Apply, scale: number, branch: numb
   }
   const ops = [...offline.creations(Math.round(moves * 0.8)), ...offline.reparents(moves - Math.round(moves * 0.8))];
   const started = performance.now();
+  const cpu = postgresCpuMs();
   const result = await apply(tree, ops);
   const seconds = (performance.now() - started) / 1000;
+  const cpuDetail = cpuPerBatch(cpu, 1, '');
   progress(`(e) late branch of ${moves}: ${seconds.toFixed(2)} s, ${result.undone} redone`);
   return {
     case: `(e) late branch: ${fmt(moves)} moves older than ${fmt(logged)} logged ones`,
     figure: `${seconds.toFixed(2)} s`,
-    detail: `one push; ${fmt(result.undone)} logged moves undone and redone; random tree, 80% creations`,
+    detail: `one push; ${fmt(result.undone)} logged moves undone and redone; random tree, 80% creations${cpuDetail}`,
   };
+}
+
+/** `; Postgres CPU … ms per batch` since `before` (postgresCpuMs; `what` follows the figure), or ''
+ * where it cannot be read. */
+function cpuPerBatch(before: number | undefined, batches: number, what = 'per batch'): string {
+  const now = postgresCpuMs();
+  if (before === undefined || now === undefined) return '';
+  return `; Postgres CPU ${((now - before) / batches).toFixed(batches === 1 ? 0 : 1)} ms${what ? ` ${what}` : ''}`;
 }

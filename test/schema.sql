@@ -131,6 +131,25 @@ CREATE UNIQUE INDEX trash_times_pkey ON treesync.trash_times USING btree (tree, 
 
 CREATE UNIQUE INDEX trees_pkey ON treesync.trees USING btree (id);
 
+CREATE OR REPLACE FUNCTION treesync.ancestor_rows(p_tree text, p_ids text[])
+ RETURNS TABLE(ctid tid, id text, parent text, pos text)
+ LANGUAGE sql
+ STABLE
+AS $function$
+  with recursive up as (
+    select n.ctid, n.id, n.parent, n.pos
+      from unnest(p_ids) k(id)
+     cross join lateral (select n.ctid, n.id, n.parent, n.pos from treesync.nodes n
+                          where n.tree = p_tree and n.id = k.id offset 0) n
+    union
+    select a.ctid, a.id, a.parent, a.pos
+      from up
+     cross join lateral (select n.ctid, n.id, n.parent, n.pos from treesync.nodes n
+                          where n.tree = p_tree and n.id = up.parent offset 0) a
+  )
+  select * from up
+$function$
+
 CREATE OR REPLACE FUNCTION treesync.ancestors_of(p_tree text, p_ids text[])
  RETURNS SETOF treesync.nodes
  LANGUAGE sql
@@ -465,6 +484,7 @@ declare
   s_pos text[];
   s_exists boolean[];
   s_born text[] := '{}';
+  s_ctid tid[];  -- the address of each loaded node's row
   -- the creations merged set-based (step 0)
   c_nodes text[] := '{}';
   c_ts text[] := '{}';
@@ -499,6 +519,8 @@ declare
   f_applied boolean[] := '{}';
   -- what to write back to nodes
   w_gone text[];
+  w_gone_at tid[];
+  w_moved_at tid[];
   w_new_id text[];
   w_new_parent text[];
   w_new_pos text[];
@@ -540,7 +562,7 @@ begin
     v_leaves := treesync.childless(p_tree, array(select m.node from unnest(p_moves) m
                                                  except select m.parent from unnest(p_moves) m));
   end if;
-  select w.ids, w.parents, w.poss, w.present into s_id, s_parent, s_pos, s_exists
+  select w.ids, w.parents, w.poss, w.present, w.ctids into s_id, s_parent, s_pos, s_exists, s_ctid
     from treesync.window_nodes(p_tree, p_moves, v_oldest_new, v_late, v_leaves) w;
   v_size := cardinality(s_id);
   if cardinality(v_leaves) > 0 then
@@ -683,20 +705,22 @@ begin
   -- 4. Write back the nodes that differ from the database, and the log: the new entries, and
   --    the redone ones whose outcome changed.
   select coalesce(array_agg(s.id) filter (where not s.present and s.db_present), '{}'),
+         coalesce(array_agg(s.ctid) filter (where not s.present and s.db_present), '{}'),
          coalesce(array_agg(s.id) filter (where s.present and not s.db_present), '{}'),
          coalesce(array_agg(p.id) filter (where s.present and not s.db_present), '{}'),
          coalesce(array_agg(s.pos) filter (where s.present and not s.db_present), '{}'),
          coalesce(array_agg(s.id) filter (where s.present and s.db_present), '{}'),
+         coalesce(array_agg(s.ctid) filter (where s.present and s.db_present), '{}'),
          coalesce(array_agg(p.id) filter (where s.present and s.db_present), '{}'),
          coalesce(array_agg(s.pos) filter (where s.present and s.db_present), '{}')
-    into w_gone, w_new_id, w_new_parent, w_new_pos, w_moved_id, w_moved_parent, w_moved_pos
-    from unnest(s_id, s_exists, s_parent, s_pos, db_exists, db_parent, db_pos)
-         with ordinality as s(id, present, parent, pos, db_present, db_parent, db_pos, i)
+    into w_gone, w_gone_at, w_new_id, w_new_parent, w_new_pos, w_moved_id, w_moved_at, w_moved_parent, w_moved_pos
+    from unnest(s_id, s_exists, s_parent, s_pos, db_exists, db_parent, db_pos, s_ctid)
+         with ordinality as s(id, present, parent, pos, db_present, db_parent, db_pos, ctid, i)
     left join unnest(s_id) with ordinality as p(id, i) on p.i = s.parent
    where (s.present, s.parent, s.pos) is distinct from (s.db_present, s.db_parent, s.db_pos)
      and (s.present or s.db_present);
-  perform treesync.write_nodes(p_tree, w_gone, w_moved_id, w_moved_parent, w_moved_pos,
-                               w_new_id, w_new_parent, w_new_pos);
+  perform treesync.write_nodes_at(p_tree, w_gone_at, w_gone, w_moved_at, w_moved_id, w_moved_parent, w_moved_pos,
+                                  w_new_id, w_new_parent, w_new_pos);
 
   insert into treesync.moves (tree, ts, node, parent, pos, old_parent, old_pos, applied)
   select p_tree, m.ts, m.node, m.parent, m.pos, p.id, o.old_pos, o.applied
@@ -1756,7 +1780,7 @@ AS $function$
   select max(d.depth + (jsonb_typeof(d.v) in ('array', 'object'))::integer) from d
 $function$
 
-CREATE OR REPLACE FUNCTION treesync.window_nodes(p_tree text, p_moves treesync.op[], p_oldest_new text, p_late boolean, p_no_walk text[], OUT ids text[], OUT parents integer[], OUT poss text[], OUT present boolean[])
+CREATE OR REPLACE FUNCTION treesync.window_nodes(p_tree text, p_moves treesync.op[], p_oldest_new text, p_late boolean, p_no_walk text[], OUT ids text[], OUT parents integer[], OUT poss text[], OUT present boolean[], OUT ctids tid[])
  RETURNS record
  LANGUAGE plpgsql
  SET enable_seqscan TO 'off'
@@ -1771,6 +1795,7 @@ declare
   v_named text[];
   v_walk_from text[];
   v_more text[];
+  v_from text[];
   v_map jsonb;
   v_parent_ids text[];
   v_stubs text[];
@@ -1780,9 +1805,11 @@ declare
   d_id text[];
   d_parent text[];
   d_pos text[];
+  d_ctid tid[];
   a_id text[] := '{}';
   a_parent text[] := '{}';
   a_pos text[] := '{}';
+  a_ctid tid[] := '{}';
 begin
   -- The ids the window names, with repeats: the new moves' nodes and parents, and when the
   -- window is late, also the logged moves' nodes, parents and replaced parents.
@@ -1801,8 +1828,9 @@ begin
       from (select from treesync.nodes n where n.tree = p_tree limit 2 * cardinality(v_names) + 1) x;
   end if;
   if p_late and v_tree_nodes <= 2 * cardinality(v_names) then
-    select coalesce(array_agg(n.id), '{}'), coalesce(array_agg(n.parent), '{}'), coalesce(array_agg(n.pos), '{}')
-      into ids, v_parent_ids, poss
+    select coalesce(array_agg(n.id), '{}'), coalesce(array_agg(n.parent), '{}'), coalesce(array_agg(n.pos), '{}'),
+           coalesce(array_agg(n.ctid), '{}')
+      into ids, v_parent_ids, poss, ctids
       from treesync.nodes n
      where n.tree = p_tree;
     v_stubs := '{}';  -- every parent is in the tree
@@ -1812,9 +1840,12 @@ begin
   else
     select coalesce(array_agg(x.id), '{}') into v_named
       from (select k.id from unnest(v_names) k(id) group by k.id) x;
-    select coalesce(array_agg(n.id), '{}'), coalesce(array_agg(n.parent), '{}'), coalesce(array_agg(n.pos), '{}')
-      into d_id, d_parent, d_pos
-      from treesync.nodes_at(p_tree, v_named) n;
+    select coalesce(array_agg(n.id), '{}'), coalesce(array_agg(n.parent), '{}'), coalesce(array_agg(n.pos), '{}'),
+           coalesce(array_agg(n.ctid), '{}')
+      into d_id, d_parent, d_pos, d_ctid
+      from unnest(v_named) k(id)
+     cross join lateral (select n.ctid, n.id, n.parent, n.pos from treesync.nodes n
+                          where n.tree = p_tree and n.id = k.id offset 0) n;
 
     if p_late then
       v_walk_from := v_named;
@@ -1832,14 +1863,18 @@ begin
     end if;
 
     -- The ancestors the walks pass, and, when a walk passes a node the window moves, those of
-    -- its new parents too, until nothing is added. The walks start from the parents of the
-    -- named nodes already loaded, not from those nodes again.
+    -- its new parents too, until nothing is added. A walk starts at a named node, which is
+    -- loaded (d_*): what it loads starts at that node's parent.
     v_more := v_walk_from;
     while cardinality(v_more) > 0 loop
+      select coalesce(array_agg(d.parent), '{}') into v_from
+        from unnest(d_id, d_parent) as d(id, parent)
+        join unnest(v_more) as w(id) on w.id collate "C" = d.id
+       where d.parent is not null;
       select a_id || coalesce(array_agg(u.id), '{}'), a_parent || coalesce(array_agg(u.parent), '{}'),
-             a_pos || coalesce(array_agg(u.pos), '{}')
-        into a_id, a_parent, a_pos
-        from treesync.ancestors_of(p_tree, v_more) u;
+             a_pos || coalesce(array_agg(u.pos), '{}'), a_ctid || coalesce(array_agg(u.ctid), '{}')
+        into a_id, a_parent, a_pos, a_ctid
+        from treesync.ancestor_rows(p_tree, v_from) u;
       exit when p_late;
       select coalesce(array_agg(x.id), '{}') into v_more
         from (select m.parent from unnest(p_moves) m
@@ -1848,11 +1883,13 @@ begin
       v_walk_from := v_walk_from || v_more;
     end loop;
 
-    select coalesce(array_agg(x.id), '{}'), coalesce(array_agg(x.parent), '{}'), coalesce(array_agg(x.pos), '{}')
-      into ids, v_parent_ids, poss
-      from (select distinct on (l.id) l.id, l.parent, l.pos
-              from (select * from unnest(a_id, a_parent, a_pos) union all select * from unnest(d_id, d_parent, d_pos))
-                   as l(id, parent, pos)
+    select coalesce(array_agg(x.id), '{}'), coalesce(array_agg(x.parent), '{}'), coalesce(array_agg(x.pos), '{}'),
+           coalesce(array_agg(x.ctid), '{}')
+      into ids, v_parent_ids, poss, ctids
+      from (select distinct on (l.id) l.id, l.parent, l.pos, l.ctid
+              from (select * from unnest(a_id, a_parent, a_pos, a_ctid)
+                    union all select * from unnest(d_id, d_parent, d_pos, d_ctid))
+                   as l(id, parent, pos, ctid)
              order by l.id) x;
     -- the parents of loaded nodes that are not loaded (they exist; their parent is unknown),
     -- and the named ids that are not in the tree (new nodes, parents that do not exist)
@@ -1869,6 +1906,7 @@ begin
              || array_fill(-1, array[cardinality(v_stubs)])
              || array_fill(0, array[cardinality(v_missing)]);
   poss := poss || array_fill(''::text, array[cardinality(v_stubs) + cardinality(v_missing)]);
+  ctids := ctids || array_fill(null::tid, array[cardinality(v_stubs) + cardinality(v_missing)]);
   present := array_fill(true, array[v_loaded + cardinality(v_stubs)])
              || array_fill(false, array[cardinality(v_missing)]);
 end
@@ -1906,6 +1944,46 @@ begin
     get diagnostics v_count = row_count;
     if v_count <> cardinality(p_moved_id) then
       raise exception 'treesync: write_nodes moved % nodes of %, not % (a bug)', v_count, p_tree, cardinality(p_moved_id);
+    end if;
+  end if;
+  insert into treesync.nodes (tree, id, parent, pos)
+  select p_tree, i.id, i.parent, i.pos
+    from unnest(p_new_id, p_new_parent, p_new_pos) as i(id, parent, pos)
+   order by i.id;
+end
+$function$
+
+CREATE OR REPLACE FUNCTION treesync.write_nodes_at(p_tree text, p_gone_at tid[], p_gone text[], p_moved_at tid[], p_moved_id text[], p_moved_parent text[], p_moved_pos text[], p_new_id text[], p_new_parent text[], p_new_pos text[])
+ RETURNS void
+ LANGUAGE plpgsql
+ SET enable_seqscan TO 'off'
+ SET enable_bitmapscan TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET enable_material TO 'off'
+AS $function$
+declare
+  v_values jsonb;
+  v_count integer;
+begin
+  if cardinality(p_gone) > 0 then
+    select jsonb_object_agg(g.id, true) into v_values from unnest(p_gone) g(id);
+    delete from treesync.nodes n
+     where n.ctid = any(p_gone_at) and (n.tree = p_tree and v_values ? n.id) is true;
+    get diagnostics v_count = row_count;
+    if v_count <> cardinality(p_gone) then
+      raise exception 'treesync: write_nodes_at deleted % nodes of %, not % (a bug)', v_count, p_tree, cardinality(p_gone);
+    end if;
+  end if;
+  if cardinality(p_moved_id) > 0 then
+    select jsonb_object_agg(u.id, jsonb_build_array(u.parent, u.pos)) into v_values
+      from unnest(p_moved_id, p_moved_parent, p_moved_pos) as u(id, parent, pos);
+    update treesync.nodes n
+       set parent = v_values -> n.id ->> 0, pos = v_values -> n.id ->> 1
+     where n.ctid = any(p_moved_at) and (n.tree = p_tree and v_values ? n.id) is true;
+    get diagnostics v_count = row_count;
+    if v_count <> cardinality(p_moved_id) then
+      raise exception 'treesync: write_nodes_at moved % nodes of %, not % (a bug)', v_count, p_tree, cardinality(p_moved_id);
     end if;
   end if;
   insert into treesync.nodes (tree, id, parent, pos)

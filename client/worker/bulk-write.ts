@@ -10,9 +10,19 @@ import type { Db, SqlValue } from './sqlite-db.ts';
 
 const SIZES = [1000, 300, 100, 30, 10, 3, 1] as const;
 
+/** Statement texts made so far, by shape and then by row count. Each text is built once: the
+ * same string is then the key of its prepared statement, instead of a new text of up to 20 KB
+ * built and hashed for every statement. */
+const TEXTS = new Map<string, Map<number, string>>();
+
 /** `head` followed by `count` copies of `row` joined by `sep`, and `tail`. */
 function text(head: string, row: string, sep: string, tail: string, count: number): string {
-  return head + Array.from({ length: count }, () => row).join(sep) + tail;
+  const shape = `${head}\u0000${row}\u0000${sep}\u0000${tail}`;
+  let bySize = TEXTS.get(shape);
+  if (bySize === undefined) TEXTS.set(shape, (bySize = new Map()));
+  let sql = bySize.get(count);
+  if (sql === undefined) bySize.set(count, (sql = head + Array.from({ length: count }, () => row).join(sep) + tail));
+  return sql;
 }
 
 /**
@@ -25,8 +35,9 @@ async function chunked(db: Db, head: string, row: string, sep: string, tail: str
     if (rows.length - i < size) continue;
     const sql = text(head, row, sep, tail, size);
     for (; rows.length - i >= size; i += size) {
-      const params: SqlValue[] = [];
-      for (let k = i; k < i + size; k++) for (const v of rows[k]!) params.push(v);
+      const params: SqlValue[] = new Array<SqlValue>(size * rows[i]!.length);
+      let p = 0;
+      for (let k = i; k < i + size; k++) for (const v of rows[k]!) params[p++] = v;
       await db.run(sql, params);
     }
   }

@@ -22,17 +22,17 @@ export interface Place {
 
 /** ROOT and TRASH always exist and never move. */
 const FIXED: Place = { parent: null, pos: '' };
-/** Keys read per statement (bulk-write.ts has the reason), largest first; the smallest also
- * serves what is left (a local edit reads one or two nodes: it should not bind a hundred). */
-const CHUNKS = [1000, 100, 10] as const;
+/** Keys read per statement: a chunk's ids are bound as one JSON array (one bind, however many
+ * keys), so the chunk only bounds the text bound at once. */
+const CHUNK = 5_000;
 /** Ancestor rows a merge's cycle checks keep (beyond the batch's own rows). */
 const READ_LIMIT = 50_000;
 
-/** The keys as a VALUES list joined to the table: a lookup per key. (`id in (…)` first sorts
- * the list into a temporary B-tree, and measured about a fifth slower.) */
-const loadSql = (keys: number) => `select n.id, n.parent, n.pos
-  from (values ${Array.from({ length: keys }, () => '(?)').join(', ')}) v join nodes n on n.id = v.column1`;
-const LOAD_SQL = new Map<number, string>(CHUNKS.map((n) => [n, loadSql(n)]));
+/** The keys as one JSON array, each looked up in `nodes` by its key (CROSS JOIN keeps the array
+ * the outer loop). Measured against the keys bound one by one in a VALUES list joined to the
+ * table (two interleaved runs): a tenth to a fifth less CPU for a batch's ~2,000 keys. (`id in
+ * (…)` was slower than the VALUES list.) */
+const LOAD_SQL = `select n.id, n.parent, n.pos from json_each(?) v cross join nodes n on n.id = v.value`;
 
 const same = (a: Place | null, b: Place | null): boolean =>
   a === b || (a !== null && b !== null && a.parent === b.parent && a.pos === b.pos);
@@ -65,14 +65,9 @@ export class TreeView {
       this.stored.set(id, null);
       missing.push(id);
     }
-    for (let i = 0; i < missing.length; ) {
-      // The largest chunk the ids left fill; the last one repeats its first id to fill the
-      // smallest.
-      const size = CHUNKS.find((n) => n <= missing.length - i) ?? CHUNKS[CHUNKS.length - 1]!;
-      const chunk = missing.slice(i, i + size);
-      i += chunk.length;
-      while (chunk.length < size) chunk.push(chunk[0]!);
-      for (const row of await this.db.all(LOAD_SQL.get(size)!, chunk)) {
+    for (let i = 0; i < missing.length; i += CHUNK) {
+      const chunk = JSON.stringify(missing.slice(i, i + CHUNK));
+      for (const row of await this.db.all(LOAD_SQL, [chunk])) {
         this.stored.set(row[0] as string, { parent: row[1] as string | null, pos: row[2] as string });
       }
     }

@@ -1,7 +1,7 @@
 /**
  * The feed thread's entry in a browser: a module worker that the replica's worker starts
- * (snapshot-feed.ts: `new Worker(new URL('./snapshot-feed-worker.ts', import.meta.url))`, which
- * an app's bundler finds and bundles like the replica's own worker). In Node the entry is
+ * (snapshot-feed.ts names this file with a `new URL` relative to its own module, which an app's
+ * bundler finds and bundles like the replica's own worker). In Node the entry is
  * client/node/snapshot-feed-main.ts.
  */
 import { serveFeed, type FromFeed, type ToFeed } from './snapshot-feed-serve.ts';

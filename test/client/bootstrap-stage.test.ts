@@ -177,12 +177,12 @@ describe('the load through a feed thread', () => {
       expect(feed).toBeDefined();
       const progress: LoadProgress[] = [];
       const result = await loadStaged(e, feed!.events(e.raw), MAX_VALUE_BYTES, (p) => progress.push(p));
-      expect(result).toMatchObject({ tree: 't', seq: 42, rows: nodes.length + fields.length + moves.length });
+      expect(result).toMatchObject({ tree: 't', seq: 42, rows: nodes.length + fields.length + moves.length, feedThread: true });
       expect(await tables(e)).toEqual(expected);
       expect(progress.at(-1)).toMatchObject({ done: true, rows: result.rows, totalRows: result.rows });
       // The thread is kept: a second load through it gives the same.
       await e.exec('delete from nodes');
-      expect(await bootstrap(e, { url: server.url, tree: 't' }, MAX_VALUE_BYTES)).toMatchObject({ seq: 42, rows: result.rows });
+      expect(await bootstrap(e, { url: server.url, tree: 't' }, MAX_VALUE_BYTES)).toMatchObject({ seq: 42, rows: result.rows, feedThread: true });
       expect(await tables(e)).toEqual(expected);
     } finally {
       await server.close();
@@ -261,8 +261,8 @@ describe('the load through a feed thread', () => {
     const server = await serve(snapshot(), 1000);
     try {
       const d = await replica();
-      expect(await bootstrap(d, { url: server.url, tree: 't' }, MAX_VALUE_BYTES)).toMatchObject({ seq: 42, rows: nodes.length + fields.length + moves.length });
-      expect(await bootstrap(d, { url: server.url, tree: 't' }, MAX_VALUE_BYTES)).toMatchObject({ seq: 42 });
+      expect(await bootstrap(d, { url: server.url, tree: 't' }, MAX_VALUE_BYTES)).toMatchObject({ seq: 42, rows: nodes.length + fields.length + moves.length, feedThread: false });
+      expect(await bootstrap(d, { url: server.url, tree: 't' }, MAX_VALUE_BYTES)).toMatchObject({ seq: 42, feedThread: false });
       // Tried once, not again.
       expect(tried).toBe(1);
       expect(await d.all('select count(*) from nodes')).toEqual([[nodes.length]]);

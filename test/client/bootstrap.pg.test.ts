@@ -92,7 +92,8 @@ describe('bootstrap', () => {
     const progress: Array<{ rows: number; totalRows: number; done: boolean }> = [];
     const result = await replica.bootstrap({ url: server.url, tree: 't', token }, (p) => progress.push(p));
     const expected = await state('t');
-    expect(result).toMatchObject({ tree: 't', seq: expected.seq });
+    // Fetched and parsed by the feed thread the replica's worker started (snapshot-feed.ts).
+    expect(result).toMatchObject({ tree: 't', seq: expected.seq, feedThread: true });
     expect(await replica.seq()).toBe(expected.seq);
     expect(await replica.nodes()).toEqual(expected.nodes);
     expect(await replica.values()).toEqual(expected.values);

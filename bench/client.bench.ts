@@ -146,7 +146,7 @@ async function bootstrapCase(rows: ResultRow[]) {
       rows.push({
         case: `bootstrap of ${fmt(NODES)} nodes (${fmt(result.rows)} rows, ${fmt(result.bytes / MB, 1)} MB) from the server`,
         figure: `${seconds.toFixed(2)} s`,
-        detail: `${fmt(result.rows / seconds)} rows/s; CPU of this process (main thread + worker) ${((cpuUsed.user + cpuUsed.system) / 1e6).toFixed(2)} s, of the server's process ${cpuOf('server')}, of Postgres ${cpuOf('postgres')}; longest gap between progress events ${fmt(longestGap)} ms; peak RSS growth (main thread + worker) ${fmt((peak - before) / MB)} MB, of which the replica's database ${fmt(result.databaseBytes / MB)} MB (its SQLite module's memory: ${fmt(result.sqliteMemoryBytes / MB)} MB)`,
+        detail: `${fmt(result.rows / seconds)} rows/s; CPU of this process (main thread, worker${result.feedThread ? ' and its feed thread' : ''}) ${((cpuUsed.user + cpuUsed.system) / 1e6).toFixed(2)} s, of the server's process ${cpuOf('server')}, of Postgres ${cpuOf('postgres')}; longest gap between progress events ${fmt(longestGap)} ms; peak RSS growth (this process) ${fmt((peak - before) / MB)} MB, of which the replica's database ${fmt(result.databaseBytes / MB)} MB (its SQLite module's memory: ${fmt(result.sqliteMemoryBytes / MB)} MB)`,
       });
 
     } finally {

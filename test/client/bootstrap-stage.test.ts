@@ -21,7 +21,7 @@ import { Db } from '../../client/worker/sqlite-db.ts';
 import { startFeedThread } from '../../client/node/spawn-feed-thread.ts';
 import { bootstrap } from '../../client/worker/sync/bootstrap.ts';
 import { loadSnapshot, loadStaged, type LoadProgress } from '../../client/worker/sync/load-snapshot.ts';
-import { openFeed, useFeedThreads } from '../../client/worker/sync/snapshot-feed.ts';
+import { openFeed, prepareFeed, useFeedThreads } from '../../client/worker/sync/snapshot-feed.ts';
 import { snapshotRequest } from '../../client/worker/sync/snapshot-request.ts';
 import { MAX_VALUE_BYTES } from '../../protocol/ops.ts';
 import { encodePreamble, END_TAG, SECTIONS, type SnapshotHeader } from '../../protocol/snapshot-format.ts';
@@ -172,7 +172,9 @@ describe('the load through a feed thread', () => {
     const server = await serve(bytes, 1000);
     try {
       const e = await replica();
-      // Batches of 7 rows: many more than the 4 the thread may have out, so it waits for acks.
+      // Started ahead (a bootstrap that finds none starting loads in one thread). Batches of 7
+      // rows: many more than the 4 the thread may have out, so it waits for acks.
+      prepareFeed();
       const feed = await openFeed(snapshotRequest({ url: server.url, tree: 't' }), 7);
       expect(feed).toBeDefined();
       const progress: LoadProgress[] = [];
@@ -194,6 +196,7 @@ describe('the load through a feed thread', () => {
     const d = await replica();
     await loadSnapshot(d, pieces(bytes, 4096), MAX_VALUE_BYTES);
     const before = await tables(d);
+    prepareFeed();
     for (const cutAt of [5, 100, Math.floor(bytes.length / 3), Math.floor(bytes.length / 2), bytes.length - 1]) {
       const server = await serve(bytes, 64, cutAt);
       try {
@@ -222,6 +225,7 @@ describe('the load through a feed thread', () => {
     await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
     const d = await replica();
+    prepareFeed();
     try {
       await expect(bootstrap(d, { url, tree: 't' }, MAX_VALUE_BYTES)).rejects.toMatchObject({ name: 'TreesyncError', code: 'tree_not_found', message: 'no tree t' });
     } finally {

@@ -93,6 +93,24 @@ class SharedThread {
 let thread: SharedThread | undefined;
 let sessions = 0;
 
+/**
+ * Starts the feed thread now if there is none (or it ended), so that it is ready when a
+ * bootstrap needs it; true when one is running or starting from before. A bootstrap that finds
+ * none running starts one and loads in one thread itself: it never waits for a thread to start
+ * (in Node from the sources that takes half a second), and the next bootstrap uses it. In a
+ * browser, starting a bundled module worker is cheap: it is started when this module loads.
+ */
+export function prepareFeed(): boolean {
+  if (!startFeed) return false;
+  if (thread && !thread.dead) return true;
+  try {
+    thread = new SharedThread(startFeed);
+  } catch {
+    startFeed = undefined;
+  }
+  return false;
+}
+
 /** An open feed: the server answered with a snapshot. `events` is read once; `close` ends
  * the session (and with it the request, if it is still being read). */
 export interface Feed {
@@ -108,14 +126,12 @@ export interface Feed {
  */
 export async function openFeed(request: SnapshotRequest, batchRows: number, signal?: AbortSignal): Promise<Feed | undefined> {
   if (!startFeed) return undefined;
-  if (!thread || thread.dead) {
-    try {
-      thread = new SharedThread(startFeed);
-    } catch {
-      startFeed = undefined;
-      return undefined;
-    }
+  if (thread?.dead && !thread.ready) {
+    // It failed before it said it was ready: none can start here. Not tried again.
+    startFeed = undefined;
+    return undefined;
   }
+  if (!prepareFeed() || !thread) return undefined;
   const t = thread;
   const session = ++sessions;
   const queue: FromFeed[] = [];
@@ -171,7 +187,7 @@ export async function openFeed(request: SnapshotRequest, batchRows: number, sign
     if (first.type !== 'response') throw new Error(`the snapshot feed began with ${first.type}`);
   } catch (err) {
     close();
-    // It failed before it started: none can start here. The caller falls back.
+      // It failed before it started: none can start here. The caller falls back.
     if (!t.ready && !signal?.aborted) {
       startFeed = undefined;
       return undefined;
@@ -226,3 +242,6 @@ function rebuild(error: FeedError): Error {
   err.name = error.name;
   return err;
 }
+
+// In a browser: started with the replica's worker (prepareFeed).
+if (startFeed) prepareFeed();

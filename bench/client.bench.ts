@@ -119,6 +119,10 @@ async function bootstrapCase(rows: ResultRow[]) {
     const roots = { server: server.pid, postgres: postmasterPid(url) };
     const replica = await openLocalReplica();
     try {
+      // The replica's worker starts its bootstrap feed thread at its first bootstrap (which does
+      // not wait for it) and uses it from the next: two small refused bootstraps first, so the
+      // measured one runs in two threads as an app's first bootstrap in a browser does.
+      for (let i = 0; i < 2; i++) await replica.bootstrap({ url: base, tree: 'no-such-tree', compression: false }).catch(() => undefined);
       const rss = rssSampler();
       global.gc?.();
       const before = process.memoryUsage.rss();
@@ -146,7 +150,7 @@ async function bootstrapCase(rows: ResultRow[]) {
       rows.push({
         case: `bootstrap of ${fmt(NODES)} nodes (${fmt(result.rows)} rows, ${fmt(result.bytes / MB, 1)} MB) from the server`,
         figure: `${seconds.toFixed(2)} s`,
-        detail: `${fmt(result.rows / seconds)} rows/s; CPU of this process (main thread + worker) ${((cpuUsed.user + cpuUsed.system) / 1e6).toFixed(2)} s, of the server's process ${cpuOf('server')}, of Postgres ${cpuOf('postgres')}; longest gap between progress events ${fmt(longestGap)} ms; peak RSS growth (main thread + worker) ${fmt((peak - before) / MB)} MB, of which the replica's database ${fmt(result.databaseBytes / MB)} MB (its SQLite module's memory: ${fmt(result.sqliteMemoryBytes / MB)} MB)`,
+        detail: `${fmt(result.rows / seconds)} rows/s; CPU of this process (main thread, worker${result.feedThread ? ' and its feed thread' : ''}) ${((cpuUsed.user + cpuUsed.system) / 1e6).toFixed(2)} s, of the server's process ${cpuOf('server')}, of Postgres ${cpuOf('postgres')}; longest gap between progress events ${fmt(longestGap)} ms; peak RSS growth (this process) ${fmt((peak - before) / MB)} MB, of which the replica's database ${fmt(result.databaseBytes / MB)} MB (its SQLite module's memory: ${fmt(result.sqliteMemoryBytes / MB)} MB)`,
       });
 
     } finally {

@@ -84,6 +84,9 @@ export interface BootstrapResult {
    * storage, SQLite's caches, and the load's passing buffers). */
   databaseBytes: number;
   sqliteMemoryBytes: number;
+  /** The stream was fetched and parsed by a second thread (a feed worker started by the
+   * replica's worker) while this one inserted; false where none could start (one thread). */
+  feedThread: boolean;
 }
 
 /** How the worker's sync loop reaches the server (client/worker/sync/sync-loop.ts). */

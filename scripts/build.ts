@@ -9,7 +9,8 @@
  *   webpack 5) finds the file and bundles it as a worker;
  * - relative `.ts` paths in the emitted declarations, which become `.js` like the code.
  * The Node worker's first module (client/node/worker-bootstrap.mjs) loads the sources through
- * tsx; the built one loads the compiled worker directly.
+ * tsx; the built one loads the compiled worker directly. The same for the bootstrap's feed
+ * thread (client/node/snapshot-feed-bootstrap.mjs).
  */
 import { execFileSync } from 'node:child_process';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -46,5 +47,9 @@ for (const file of await filesUnder(DIST)) {
 await writeFile(
   join(DIST, 'client/node/worker-bootstrap.mjs'),
   "// The Node worker thread's first module (spawn-node-worker.js): the compiled worker entry.\nawait import('./worker-main.js');\n",
+);
+await writeFile(
+  join(DIST, 'client/node/snapshot-feed-bootstrap.mjs'),
+  "// The bootstrap's feed thread's first module in Node (spawn-feed-thread.js): the compiled entry.\nawait import('./snapshot-feed-main.js');\n",
 );
 console.log(`built ${DIST}`);

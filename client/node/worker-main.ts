@@ -11,10 +11,15 @@ import SQLiteESMFactory from '@journeyapps/wa-sqlite/dist/wa-sqlite.mjs';
 import WebSocket from 'ws';
 import { createReplicaService } from '../worker/replica-service.ts';
 import type { SocketClass } from '../worker/sync/events-socket.ts';
+import { useFeedThreads } from '../worker/sync/snapshot-feed.ts';
+import { startFeedThread } from './spawn-feed-thread.ts';
 
 if (!parentPort) throw new Error('worker-main.ts runs in a worker thread');
 
 const wasm = new URL(import.meta.resolve('@journeyapps/wa-sqlite/dist/wa-sqlite.wasm'));
+
+// A bootstrap fetches and parses the snapshot in a second thread while this one inserts.
+useFeedThreads(startFeedThread);
 
 // Node loads its HTTP client (undici) on the first `fetch`, blocking this thread for 100–200 ms.
 // Load it now, while the replica opens, rather than in the middle of a bootstrap's progress

@@ -1,7 +1,8 @@
 /**
  * A persistent replica bootstrapped in Chromium from a real server and a real Postgres: the
  * snapshot streamed into OPFS (and IndexedDB) gives exactly the server's GET /state, and after
- * a reload the replica still holds it, with its seq, without fetching it again.
+ * a reload the replica still holds it, with its seq, without fetching it again. The stream is
+ * read by the feed worker the replica's worker starts (a nested module worker).
  */
 import { describe, expect, test } from 'vitest';
 import type { Op } from '../../protocol/ops.ts';
@@ -48,6 +49,9 @@ describe.each(['opfs', 'idb'] as const)('%s', (storage) => {
       const url = harness().url.replace(/\/$/, '');
       const loaded = await callIn<{ tree: string; seq: number; rows: number }>(page, 'r', 'bootstrap', { url, tree, token });
       expect(loaded).toMatchObject({ tree, seq: expected.seq });
+      // Again: by now the module worker the replica's worker started is up, and fetches and parses.
+      const again = await callIn<{ tree: string; seq: number; feedThread: boolean }>(page, 'r', 'bootstrap', { url, tree, token });
+      expect(again).toMatchObject({ tree, seq: expected.seq, feedThread: true });
       expect(await nodesIn(page, 'r')).toEqual(expected.nodes);
       expect(await valuesIn(page, 'r')).toEqual(expected.values);
 

@@ -3,15 +3,26 @@
  * instead of making strings: it must store exactly what the general reader decodes, whatever the
  * chunk boundaries (a tuple cut between chunks is parsed from the parser's carry), UTF-8 and
  * long values included, and refuse what the reader refuses, leaving the replica as it was.
- * Real wa-sqlite in this thread (no worker, no server: bootstrap.pg.test.ts has those).
+ * The same through a feed thread (snapshot-feed.ts: a worker_threads Worker that fetches,
+ * parses and stages, handing batches over), from a real HTTP server on a socket; and the
+ * fallback to one thread where no feed thread can start.
+ * Real wa-sqlite in this thread (no replica worker, no treesync server: bootstrap.pg.test.ts
+ * has those, and goes through the feed thread too).
  */
 import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import * as SQLite from '@journeyapps/wa-sqlite';
 import SQLiteESMFactory from '@journeyapps/wa-sqlite/dist/wa-sqlite.mjs';
-import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createSchema, TABLE_NAMES } from '../../client/worker/schema.ts';
 import { Db } from '../../client/worker/sqlite-db.ts';
-import { loadSnapshot } from '../../client/worker/sync/load-snapshot.ts';
+import { startFeedThread } from '../../client/node/spawn-feed-thread.ts';
+import { bootstrap } from '../../client/worker/sync/bootstrap.ts';
+import { loadSnapshot, loadStaged, type LoadProgress } from '../../client/worker/sync/load-snapshot.ts';
+import { openFeed, prepareFeed, useFeedThreads } from '../../client/worker/sync/snapshot-feed.ts';
+import { snapshotRequest } from '../../client/worker/sync/snapshot-request.ts';
 import { MAX_VALUE_BYTES } from '../../protocol/ops.ts';
 import { encodePreamble, END_TAG, SECTIONS, type SnapshotHeader } from '../../protocol/snapshot-format.ts';
 import { bool, concatBytes, encodeCopy, jsonb, text } from '../snapshot/copy-encoder.ts';
@@ -122,6 +133,146 @@ describe('the staged bulk load', () => {
         code: 'snapshot_invalid',
       });
       expect(await tables(d)).toEqual(before);
+    }
+  });
+});
+
+/** A server on a real socket that answers every request with `bytes` in pieces of `piece`,
+ * then ends the answer, or (`cutAt`) breaks the connection after that many bytes. */
+async function serve(bytes: Uint8Array, piece: number, cutAt?: number): Promise<{ url: string; close(): Promise<void> }> {
+  const s = http.createServer(async (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/vnd.treesync.snapshot' });
+    const end = cutAt ?? bytes.length;
+    for (let i = 0; i < end; i += piece) {
+      // Each piece written out before the next (and before the cut: nothing written is lost).
+      await new Promise((resolve) => res.write(bytes.subarray(i, Math.min(i + piece, end)), resolve));
+    }
+    if (cutAt === undefined) res.end();
+    else res.socket?.destroy();
+  });
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => s.close(() => resolve())),
+  };
+}
+
+describe('the load through a feed thread', () => {
+  beforeAll(() => useFeedThreads(startFeedThread));
+  afterAll(() => useFeedThreads(undefined));
+
+  test('stores what the one-thread load stores, in batches handed over and acked', async () => {
+    const bytes = snapshot();
+    const d = await replica();
+    await loadSnapshot(d, pieces(bytes, 4096), MAX_VALUE_BYTES);
+    const expected = await tables(d);
+    await d.close();
+    db = undefined;
+
+    const server = await serve(bytes, 1000);
+    try {
+      const e = await replica();
+      // Started ahead (a bootstrap that finds none starting loads in one thread). Batches of 7
+      // rows: many more than the 4 the thread may have out, so it waits for acks.
+      prepareFeed();
+      const feed = await openFeed(snapshotRequest({ url: server.url, tree: 't' }), 7);
+      expect(feed).toBeDefined();
+      const progress: LoadProgress[] = [];
+      const result = await loadStaged(e, feed!.events(e.raw), MAX_VALUE_BYTES, (p) => progress.push(p));
+      expect(result).toMatchObject({ tree: 't', seq: 42, rows: nodes.length + fields.length + moves.length, feedThread: true });
+      expect(await tables(e)).toEqual(expected);
+      expect(progress.at(-1)).toMatchObject({ done: true, rows: result.rows, totalRows: result.rows });
+      // The thread is kept: a second load through it gives the same.
+      await e.exec('delete from nodes');
+      expect(await bootstrap(e, { url: server.url, tree: 't' }, MAX_VALUE_BYTES)).toMatchObject({ seq: 42, rows: result.rows, feedThread: true });
+      expect(await tables(e)).toEqual(expected);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('a stream cut anywhere, or corrupt, is refused through the thread; the replica keeps its state', async () => {
+    const bytes = snapshot();
+    const d = await replica();
+    await loadSnapshot(d, pieces(bytes, 4096), MAX_VALUE_BYTES);
+    const before = await tables(d);
+    prepareFeed();
+    for (const cutAt of [5, 100, Math.floor(bytes.length / 3), Math.floor(bytes.length / 2), bytes.length - 1]) {
+      const server = await serve(bytes, 64, cutAt);
+      try {
+        await expect(bootstrap(d, { url: server.url, tree: 't' }, MAX_VALUE_BYTES)).rejects.toMatchObject({ name: 'SnapshotError', code: 'snapshot_truncated' });
+      } finally {
+        await server.close();
+      }
+      expect(await tables(d)).toEqual(before);
+    }
+    const bad: Array<Array<Uint8Array | null>> = fields.map((f) => [text(f.node), text(f.key), jsonb(f.value), text(f.ts)]);
+    bad[150] = [text('n001'), Uint8Array.of(0x6b, 0xc3, 0x28), jsonb('1'), text('1700000000001.00001.a')];
+    const server = await serve(snapshot({ fields: encodeCopy(bad) }), 512);
+    try {
+      await expect(bootstrap(d, { url: server.url, tree: 't' }, MAX_VALUE_BYTES)).rejects.toMatchObject({ name: 'SnapshotError', code: 'snapshot_invalid' });
+    } finally {
+      await server.close();
+    }
+    expect(await tables(d)).toEqual(before);
+  });
+
+  test('an error answer crosses with its code; an abort ends the load', async () => {
+    const s = http.createServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'tree_not_found', message: 'no tree t' } }));
+    });
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+    const d = await replica();
+    prepareFeed();
+    try {
+      await expect(bootstrap(d, { url, tree: 't' }, MAX_VALUE_BYTES)).rejects.toMatchObject({ name: 'TreesyncError', code: 'tree_not_found', message: 'no tree t' });
+    } finally {
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    }
+    // A stream that never ends: aborted mid-load, the load stops and nothing is kept.
+    const before = await tables(d);
+    const bytes = snapshot();
+    const slow = http.createServer((_req, res) => {
+      res.writeHead(200);
+      res.write(bytes.subarray(0, bytes.length >> 1));
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const abort = new AbortController();
+    try {
+      const loading = bootstrap(d, { url: `http://127.0.0.1:${(slow.address() as AddressInfo).port}`, tree: 't', signal: abort.signal }, MAX_VALUE_BYTES, (p) => {
+        if (p.rows > 0) abort.abort();
+      });
+      await expect(loading).rejects.toBeDefined();
+      expect(abort.signal.aborted).toBe(true);
+    } finally {
+      slow.closeAllConnections();
+      await new Promise<void>((resolve) => slow.close(() => resolve()));
+    }
+    expect(await tables(d)).toEqual(before);
+  });
+
+  test('where no feed thread can start, the load runs in this thread', async () => {
+    let tried = 0;
+    useFeedThreads((onMessage, onError) => {
+      tried++;
+      // A thread whose module does not exist: it fails before its first message.
+      const worker = new Worker(new URL('./no-such-feed-entry.mjs', import.meta.url));
+      worker.on('error', onError);
+      return { post: (m) => worker.postMessage(m), terminate: () => void worker.terminate() };
+    });
+    const server = await serve(snapshot(), 1000);
+    try {
+      const d = await replica();
+      expect(await bootstrap(d, { url: server.url, tree: 't' }, MAX_VALUE_BYTES)).toMatchObject({ seq: 42, rows: nodes.length + fields.length + moves.length, feedThread: false });
+      expect(await bootstrap(d, { url: server.url, tree: 't' }, MAX_VALUE_BYTES)).toMatchObject({ seq: 42, feedThread: false });
+      // Tried once, not again.
+      expect(tried).toBe(1);
+      expect(await d.all('select count(*) from nodes')).toEqual([[nodes.length]]);
+    } finally {
+      await server.close();
+      useFeedThreads(startFeedThread);
     }
   });
 });

@@ -101,6 +101,11 @@ describe('bootstrap', () => {
     const rows = progress.map((p) => p.rows);
     expect([...rows].sort((a, b) => a - b)).toEqual(rows);
     expect(progress.at(-1)).toMatchObject({ rows: result.rows, totalRows: result.rows, done: true });
+    // The first bootstrap started the feed thread (snapshot-feed.ts) and, not waiting for it,
+    // loaded in one thread; the next one is fetched and parsed by it: the same replica.
+    expect(await replica.bootstrap({ url: server.url, tree: 't', token })).toMatchObject({ seq: expected.seq, rows: result.rows, feedThread: true });
+    expect(await replica.nodes()).toEqual(expected.nodes);
+    expect(await replica.values()).toEqual(expected.values);
   });
 
   test('the same tree built by applying its operations gives the same replica', async () => {

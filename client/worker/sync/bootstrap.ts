@@ -2,11 +2,16 @@
  * Bootstrap: fetch `GET /v1/trees/:tree/snapshot` as a stream and load it (load-snapshot.ts).
  * An answer that is not a snapshot is refused with the server's error code, and the replica
  * keeps what it had.
+ *
+ * Two threads where a second worker can start (snapshot-feed.ts): the feed thread fetches,
+ * parses and stages the stream while this worker inserts the batches it handed over, so the
+ * parsing overlaps SQLite's work. Where none can, this worker does all of it itself.
  */
-import { TreesyncError, type ErrorCode } from '../../../protocol/errors.ts';
 import type { LocalEdits } from '../local-edits.ts';
 import type { Db } from '../sqlite-db.ts';
-import { loadSnapshot, type LoadProgress, type LoadResult } from './load-snapshot.ts';
+import { BATCH_ROWS, loadSnapshot, loadStaged, type LoadProgress, type LoadResult } from './load-snapshot.ts';
+import { openFeed } from './snapshot-feed.ts';
+import { snapshotBody, snapshotRequest } from './snapshot-request.ts';
 
 export interface BootstrapOptions {
   /** The server's base URL, e.g. `https://sync.example.com`. */
@@ -33,32 +38,26 @@ export async function bootstrap(
   /** The replica's editor: its clock starts at or above the snapshot's frontier. */
   edits?: LocalEdits,
 ): Promise<LoadResult> {
-  const query = options.replica !== undefined && options.floor !== undefined ? `?${new URLSearchParams({ replica: options.replica, floor: options.floor })}` : '';
-  const url = `${options.url.replace(/\/+$/, '')}/v1/trees/${encodeURIComponent(options.tree)}/snapshot${query}`;
-  const headers: Record<string, string> = {};
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.compression === false) headers['accept-encoding'] = 'identity';
+  const request = snapshotRequest(options);
   // Until the stream's header arrives (the server starts its COPY), progress says "0 rows", so
   // the app hears within 100 ms from the start too (every 50 ms: a timer can fire late).
   const waiting = onProgress ? setInterval(() => onProgress({ rows: 0, totalRows: 0, bytes: 0, done: false }), 50) : undefined;
-  let res: Response;
+  let body: ReadableStream<Uint8Array>;
   try {
-    res = await fetch(url, { headers, ...(options.signal ? { signal: options.signal } : {}) });
+    const feed = await openFeed(request, BATCH_ROWS, options.signal);
+    if (feed) {
+      clearInterval(waiting);
+      try {
+        return await loadStaged(db, feed.events(db.raw), maxValueBytes, onProgress, edits);
+      } finally {
+        feed.close();
+      }
+    }
+    // No feed thread here: fetch and parse in this one.
+    const res = await fetch(request.url, { headers: request.headers, ...(options.signal ? { signal: options.signal } : {}) });
+    body = await snapshotBody(res, request.url);
   } finally {
     clearInterval(waiting);
   }
-  if (!res.ok || !res.body) {
-    let code: ErrorCode = 'unavailable';
-    let message = `GET ${url} answered ${res.status}`;
-    try {
-      const body = (await res.json()) as { error?: { code?: ErrorCode; message?: string } };
-      if (body.error?.code) code = body.error.code;
-      if (body.error?.message) message = body.error.message;
-    } catch {
-      // not a JSON error body: keep the status line
-    }
-    const retryAfter = res.headers.get('retry-after');
-    throw new TreesyncError(code, message, { status: res.status, ...(retryAfter !== null && Number.isFinite(Number(retryAfter)) ? { retryAfter: Number(retryAfter) } : {}) });
-  }
-  return loadSnapshot(db, res.body, maxValueBytes, onProgress, edits);
+  return loadSnapshot(db, body, maxValueBytes, onProgress, edits);
 }

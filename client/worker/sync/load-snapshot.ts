@@ -16,14 +16,14 @@
  */
 import type { SnapshotProgress } from '../../snapshot-reader.ts';
 import { readSnapshotWith, type ByteSource } from '../../snapshot-reader.ts';
-import type { SnapshotHeader } from '../../../protocol/snapshot-format.ts';
+import type { SectionName, SnapshotHeader } from '../../../protocol/snapshot-format.ts';
 import { mergeBatch } from '../apply-ops.ts';
 import { validateBatch } from '../batch.ts';
 import { followFrontier } from '../frontier.ts';
 import type { LocalEdits } from '../local-edits.ts';
 import { INDEXES_SQL } from '../schema.ts';
 import type { Db } from '../sqlite-db.ts';
-import { NULL, SnapshotStage, TEXT } from './snapshot-stage.ts';
+import { moduleMemory, NULL, SnapshotStage, TEXT, type StagedRows } from './snapshot-stage.ts';
 import { writeState } from '../sync-state.ts';
 
 export interface LoadProgress extends SnapshotProgress {
@@ -41,10 +41,18 @@ export interface LoadResult {
   /** page_count × page_size after the load, and the SQLite module's memory (BootstrapResult). */
   databaseBytes: number;
   sqliteMemoryBytes: number;
+  /** Whether a feed thread read the stream (bootstrap.ts). */
+  feedThread: boolean;
 }
 
+/** What a loader inserts: the header, then batches of staged rows in the stream's order. A
+ * batch's `done` is called once it is inserted (its memory may be reused from then on). */
+export type StagedEvent =
+  | { kind: 'header'; header: SnapshotHeader }
+  | { kind: 'rows'; section: SectionName; staged: StagedRows; progress: SnapshotProgress; done(): void };
+
 /** Rows per batch: small enough that progress flows every few milliseconds. */
-const BATCH_ROWS = 5_000;
+export const BATCH_ROWS = 5_000;
 /** The promise: a progress event at least this often while a load runs. */
 const PROGRESS_MS = 100;
 /** An event is sent once this long has passed since the last one, well inside the promise, so
@@ -52,8 +60,9 @@ const PROGRESS_MS = 100;
  * inserts, the commit, and the longest, one run of the index's sort (SQLite's sorter sorts a
  * run of the page cache's size in memory without a VM step: at most 70 ms of CPU for 2 MiB at
  * 1M nodes, measured with six processes per core). Sending only after the full 100 ms made
- * every gap longer than promised (144 ms at 1M nodes on a quiet machine). */
-const SEND_AFTER_MS = 30;
+ * every gap longer than promised (144 ms at 1M nodes on a quiet machine). 20 ms: fifty small
+ * messages a second at most, and 80 ms left for the longest stretch. */
+const SEND_AFTER_MS = 20;
 /** How often the timer looks while the stream is slow (between batches and statements). */
 const TIMER_MS = PROGRESS_MS / 4;
 /** SQLite VM steps between two looks at the clock during a statement. */
@@ -92,9 +101,9 @@ function insertOf(section: keyof typeof COLUMNS, rows: number): string {
 /** SQLITE_STATIC: the arena's bytes stay put until the statement is reset. */
 const STATIC = 0;
 
-/** Inserts the staged rows (sorted by key) in statements of ROWS_PER_INSERT, then clears the
- * stage; `between` runs after each statement (a look at the progress clock). */
-async function insertStaged(db: Db, section: keyof typeof COLUMNS, stage: SnapshotStage, between: () => void): Promise<void> {
+/** Inserts the staged rows (sorted by key) in statements of ROWS_PER_INSERT; `between` runs
+ * after each statement (a look at the progress clock). */
+async function insertStaged(db: Db, section: keyof typeof COLUMNS, stage: StagedRows, between: () => void): Promise<void> {
   const width = COLUMNS[section].length;
   const total = stage.rows;
   for (let first = 0; first < total; first += ROWS_PER_INSERT) {
@@ -118,16 +127,42 @@ async function insertStaged(db: Db, section: keyof typeof COLUMNS, stage: Snapsh
     });
     between();
   }
-  stage.clear();
 }
 
+/** Reads and stages the stream in this thread: the loader's batches, one at a time. */
+async function* stagedHere(source: ByteSource, stage: SnapshotStage): AsyncGenerator<StagedEvent, void, undefined> {
+  const done = () => stage.clear();
+  for await (const event of readSnapshotWith(source, stage.decoders, { batchSize: BATCH_ROWS })) {
+    if (event.kind === 'header') yield event;
+    else yield { kind: 'rows', section: event.section, staged: stage, progress: event.progress, done };
+  }
+}
+
+/** Loads a snapshot read, parsed and staged in this thread (the single-thread bootstrap). */
 export async function loadSnapshot(
   db: Db,
   source: ByteSource,
   maxValueBytes: number,
-  onProgress: (p: LoadProgress) => void = () => {},
+  onProgress?: (p: LoadProgress) => void,
   /** The replica's editor: its clock moves to the header's frontier in the load's transaction. */
   edits?: LocalEdits,
+): Promise<LoadResult> {
+  const stage = new SnapshotStage(moduleMemory(db.raw));
+  try {
+    return await loadStaged(db, stagedHere(source, stage), maxValueBytes, onProgress, edits, false);
+  } finally {
+    stage.release();
+  }
+}
+
+/** Loads a snapshot from its staged batches (stagedHere, or a feed thread's: snapshot-feed.ts). */
+export async function loadStaged(
+  db: Db,
+  events: AsyncIterable<StagedEvent>,
+  maxValueBytes: number,
+  onProgress: (p: LoadProgress) => void = () => {},
+  edits?: LocalEdits,
+  feedThread = true,
 ): Promise<LoadResult> {
   let last: SnapshotProgress = { rows: 0, totalRows: 0, bytes: 0 };
   let lastSent = 0;
@@ -148,20 +183,20 @@ export async function loadSnapshot(
     return 0;
   }, null);
   await db.exec(`pragma cache_size = -${LOAD_CACHE_KIB}`);
-  const stage = new SnapshotStage(db.raw);
   try {
     const result = await db.transaction(async () => {
       const outbox = (await db.all('select op from outbox order by ts')).map((r) => JSON.parse(r[0] as string) as unknown);
       await db.exec('drop index if exists nodes_by_parent; delete from nodes; delete from fields; delete from moves; delete from sets;');
       let header: SnapshotHeader | undefined;
-      for await (const event of readSnapshotWith(source, stage.decoders, { batchSize: BATCH_ROWS })) {
+      for await (const event of events) {
         if (event.kind === 'header') {
           header = event.header;
           last = { rows: 0, totalRows: Object.values(event.header.counts).reduce((a, b) => a + b, 0), bytes: 0 };
           send(false);
           continue;
         }
-        await insertStaged(db, event.section, stage, due);
+        await insertStaged(db, event.section, event.staged, due);
+        event.done();
         last = event.progress;
         due();
       }
@@ -186,9 +221,8 @@ export async function loadSnapshot(
     });
     send(true);
     const pages = await db.get('select page_count * page_size from pragma_page_count(), pragma_page_size()');
-    return { ...result, databaseBytes: Number(pages?.[0] ?? 0), sqliteMemoryBytes: db.raw.HEAPU8.length };
+    return { ...result, databaseBytes: Number(pages?.[0] ?? 0), sqliteMemoryBytes: db.raw.HEAPU8.length, feedThread };
   } finally {
-    stage.release();
     clearInterval(timer);
     // No handler: wa-sqlite unregisters it.
     db.sqlite3.progress_handler(db.handle, 0, null as never, null);

@@ -18,6 +18,51 @@ import { SnapshotError } from '../../snapshot-error.ts';
 import type { SectionName } from '../../../protocol/snapshot-format.ts';
 import type { RawModule } from '../sqlite-db.ts';
 
+/** Where the arena lies: the SQLite module's memory (the loader binds the bytes there), or a
+ * plain ArrayBuffer (the feed thread, snapshot-feed-worker.ts, hands its batches over whole). */
+export interface StageMemory {
+  /** The bytes the arena's offsets are into (read again after every grow: WebAssembly memory
+   * can move when it grows). */
+  readonly heap: Uint8Array;
+  /** A new arena of `bytes` holding the first `keep` bytes of the one at `arena` (0: none),
+   * which is let go; returns the new arena's offset in `heap`. */
+  grow(arena: number, keep: number, bytes: number): number;
+  /** Lets the arena at `arena` go. */
+  free(arena: number): void;
+}
+
+/** The arena in the SQLite module's memory (malloc'd there). */
+export function moduleMemory(m: RawModule): StageMemory {
+  return {
+    get heap() {
+      return m.HEAPU8;
+    },
+    grow(arena, keep, bytes) {
+      const next = m._sqlite3_malloc(bytes);
+      if (!next) throw new Error('SQLite out of memory for the snapshot arena');
+      if (arena) {
+        m.HEAPU8.copyWithin(next, arena, arena + keep);
+        m._sqlite3_free(arena);
+      }
+      return next;
+    },
+    free(arena) {
+      if (arena) m._sqlite3_free(arena);
+    },
+  };
+}
+
+/** The staged rows of one batch, as the loader binds them (load-snapshot.ts): value v is
+ * `kinds[v]` with, for a text, its bytes at `arena + offsets[v]` of the SQLite module's memory,
+ * `lengths[v]` long; for an int, `offsets[v]`. */
+export interface StagedRows {
+  readonly rows: number;
+  readonly kinds: Uint8Array;
+  readonly offsets: Int32Array;
+  readonly lengths: Int32Array;
+  readonly arena: number;
+}
+
 /** How a staged value is bound: a text of the arena, SQL NULL, or an integer. */
 export const TEXT = 0;
 export const NULL = 1;
@@ -39,25 +84,25 @@ const KINDS: { [S in SectionName]: Uint8Array } = {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const ARENA_START_BYTES = 1 << 20;
 
-export class SnapshotStage {
-  /** Staged rows since the last clear(), and their values: value v is `kinds[v]` with, for a
-   * text, its bytes at `arena + offsets[v]`, `lengths[v]` long; for an int, `offsets[v]`. */
+export class SnapshotStage implements StagedRows {
+  /** Staged rows since the last clear(), and their values (StagedRows). */
   rows = 0;
-  private values = 0;
-  kinds = new Uint8Array(1024);
-  offsets = new Int32Array(1024);
-  lengths = new Int32Array(1024);
-  /** The arena: `arenaBytes` bytes at `arena` in the module's memory, `used` of them staged. */
+  /** Values staged (rows × the section's columns). */
+  values = 0;
+  kinds: Uint8Array = new Uint8Array(1024);
+  offsets: Int32Array = new Int32Array(1024);
+  lengths: Int32Array = new Int32Array(1024);
+  /** The arena: `arenaBytes` bytes at `arena` in the memory's heap, `used` of them staged. */
   arena = 0;
-  private arenaBytes = 0;
-  private used = 0;
+  protected arenaBytes = 0;
+  used = 0;
   /** The bytes last copied into the arena, at `sourceAt`; whether any is >= 0x80. */
   private source: Uint8Array | undefined;
   private sourceAt = 0;
   private sourceHigh = false;
   readonly decoders: SectionDecoders<{ nodes: number; fields: number; moves: number }>;
 
-  constructor(private readonly m: RawModule) {
+  constructor(protected readonly memory: StageMemory) {
     this.grow(ARENA_START_BYTES);
     this.decoders = { nodes: this.decoder('nodes'), fields: this.decoder('fields'), moves: this.decoder('moves') };
   }
@@ -72,7 +117,7 @@ export class SnapshotStage {
 
   /** Frees the arena. */
   release(): void {
-    if (this.arena) this.m._sqlite3_free(this.arena);
+    this.memory.free(this.arena);
     this.arena = 0;
   }
 
@@ -141,7 +186,7 @@ export class SnapshotStage {
     // At a multiple of 4 (the arena is malloc's, 8-aligned), for the 32-bit reads.
     const at = (this.used + 3) & ~3;
     if (at + b.length > this.arenaBytes) this.grow(Math.max(this.arenaBytes * 2, at + b.length + 3));
-    const heap = this.m.HEAPU8;
+    const heap = this.memory.heap;
     heap.set(b, this.arena + at);
     const words = new Uint32Array(heap.buffer, this.arena + at, b.length >>> 2);
     let high = 0;
@@ -154,15 +199,8 @@ export class SnapshotStage {
   }
 
   /** A bigger arena, keeping what is staged (offsets are relative to the arena). */
-  private grow(bytes: number): void {
-    const m = this.m;
-    const next = m._sqlite3_malloc(bytes);
-    if (!next) throw new Error('SQLite out of memory for the snapshot arena');
-    if (this.arena) {
-      m.HEAPU8.copyWithin(next, this.arena, this.arena + this.used);
-      m._sqlite3_free(this.arena);
-    }
-    this.arena = next;
+  protected grow(bytes: number): void {
+    this.arena = this.memory.grow(this.arena, this.used, bytes);
     this.arenaBytes = bytes;
   }
 

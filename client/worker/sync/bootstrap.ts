@@ -11,21 +11,9 @@ import type { LocalEdits } from '../local-edits.ts';
 import type { Db } from '../sqlite-db.ts';
 import { BATCH_ROWS, loadSnapshot, loadStaged, type LoadProgress, type LoadResult } from './load-snapshot.ts';
 import { openFeed } from './snapshot-feed.ts';
-import { snapshotBody, snapshotRequest } from './snapshot-request.ts';
+import { snapshotBody, snapshotRequest, type SnapshotRequestOptions } from './snapshot-request.ts';
 
-export interface BootstrapOptions {
-  /** The server's base URL, e.g. `https://sync.example.com`. */
-  url: string;
-  tree: string;
-  /** A bearer token (the app resolves a token function before calling). */
-  token?: string;
-  /** false: ask for the stream uncompressed (faster on loopback and fast networks; browsers
-   * decide this header themselves and ignore it). Default: the runtime's choice (gzip). */
-  compression?: boolean;
-  /** This replica's id and floor: the server records the floor before it reads the snapshot,
-   * so the replica's first edits after it are never stale (both or neither). */
-  replica?: string;
-  floor?: string;
+export interface BootstrapOptions extends SnapshotRequestOptions {
   /** Aborts the request (going offline). */
   signal?: AbortSignal;
 }

@@ -12,10 +12,16 @@ export interface SnapshotRequest {
 }
 
 export interface SnapshotRequestOptions {
+  /** The server's base URL, e.g. `https://sync.example.com`. */
   url: string;
   tree: string;
+  /** A bearer token (the app resolves a token function before calling). */
   token?: string;
+  /** false: ask for the stream uncompressed (faster on loopback and fast networks; browsers
+   * decide this header themselves and ignore it). Default: the runtime's choice (gzip). */
   compression?: boolean;
+  /** This replica's id and floor: the server records the floor before it reads the snapshot,
+   * so the replica's first edits after it are never stale (both or neither). */
   replica?: string;
   floor?: string;
 }

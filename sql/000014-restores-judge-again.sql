@@ -52,8 +52,6 @@ declare
   v_one integer;
   v_seq_before bigint;
   v_left text[];
-  v_ids text[];
-  v_parents text[];
   v_rejudged text[];
   v_rejudged_seen bigint;
   v_again text[] := '{}';
@@ -165,17 +163,9 @@ begin
        and m.applied and m.old_parent is not null and m.old_parent <> 'TRASH');
   select t.seq into v_seq_before from treesync.trees t where t.id = p_tree;
   continue when cardinality(v_left) = 0;
-  -- The nodes in the trash on their paths (TRASH aside), down from TRASH over their ancestry.
-  select a.ids, a.parents into v_ids, v_parents from treesync.ancestry(p_tree, v_left) a;
-  v_trashed := array(
-    with recursive edge(id, parent) as (
-      select e.id collate "C", e.parent collate "C" from unnest(v_ids, v_parents) e(id, parent)
-    ), below(id) as (
-      select e.id from edge e where e.parent = 'TRASH'
-      union
-      select e.id from edge e join below b on e.parent = b.id
-    )
-    select b.id from below b);
+  -- The nodes in the trash on their paths (TRASH aside): in_trash_among (000009) of the
+  -- ancestries' nodes.
+  v_trashed := treesync.in_trash_among(p_tree, (select a.ids from treesync.ancestry(p_tree, v_left) a));
   continue when cardinality(v_trashed) = 0;
   -- Those put there by a delete (a move from elsewhere than TRASH), and the least they had seen.
   select coalesce(array_agg(t.id), '{}'), min(coalesce(o.seen, o.seq - 1))

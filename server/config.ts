@@ -1,6 +1,6 @@
 /**
  * The server's configuration: read from the environment once, at start (`loadConfig`), typed,
- * with the defaults documented here and in the README. A bad value or a conflicting setting
+ * with the defaults documented here and in docs/operations.md. A bad value or a conflicting setting
  * stops the start with a message naming the variable; every problem is reported at once.
  *
  * Nothing else in server/ reads `process.env`: everything receives a `Config`.

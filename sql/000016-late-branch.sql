@@ -221,6 +221,8 @@ declare
   s_leaf boolean[] := '{}';
   v_all boolean := true;
   v_before boolean[];  -- (late) whether the node existed before the window
+  v_moved boolean[];  -- (late) whether an applied logged move moved the node
+  v_skipped_at integer[];  -- (late) the places of the logged moves that were skipped
   db_parent integer[];
   db_pos text[];
   db_exists boolean[];
@@ -345,26 +347,39 @@ begin
   --    Everything here is joined by slot (integers; the logged moves' slots came with the
   --    window), never by id.
   if v_late then
-    select array_agg(case when u.x is null then s.parent when u.op = 0 then u.p else u.op end order by s.i),
-           array_agg(case when u.x is null then s.pos when u.op = 0 then u.pos else u.old_pos end order by s.i),
-           array_agg(s.present and u.x is null or u.x is not null order by s.i),
-           array_agg(case when u.op = 0 then u.ts end order by s.i),
-           array_agg(case when u.x is null then s.present else u.op <> 0 end order by s.i)
-      into s_parent, s_pos, s_exists, s_born, v_before
-      from unnest(s_parent, s_pos, s_exists) with ordinality as s(parent, pos, present, i)
-      left join (select distinct on (f.x) f.x, f.p, f.op, f.pos, f.old_pos, f.ts
-                   from unnest(l_x, l_p, l_op, l_pos, l_old_pos, l_ts, l_applied) with ordinality
-                        as f(x, p, op, pos, old_pos, ts, applied, k)
-                  where f.applied
-                  order by f.x, f.k) u
-        on u.x = s.i;
+    --    (The arrays are aggregated in the order of the subquery: one sort, where ordered
+    --    aggregates each sort on their own before Postgres 16.)
+    select array_agg(v.parent), array_agg(v.pos), array_agg(v.present), array_agg(v.born), array_agg(v.before),
+           array_agg(v.moved)
+      into s_parent, s_pos, s_exists, s_born, v_before, v_moved
+      from (select case when u.x is null then s.parent when u.op = 0 then u.p else u.op end as parent,
+                   case when u.x is null then s.pos when u.op = 0 then u.pos else u.old_pos end as pos,
+                   s.present and u.x is null or u.x is not null as present,
+                   case when u.op = 0 then u.ts end as born,
+                   case when u.x is null then s.present else u.op <> 0 end as before,
+                   u.x is not null as moved
+              from unnest(s_parent, s_pos, s_exists) with ordinality as s(parent, pos, present, i)
+              left join (select distinct on (f.x) f.x, f.p, f.op, f.pos, f.old_pos, f.ts
+                           from unnest(l_x, l_p, l_op, l_pos, l_old_pos, l_ts, l_applied) with ordinality
+                                as f(x, p, op, pos, old_pos, ts, applied, k)
+                          where f.applied
+                          order by f.x, f.k) u
+                on u.x = s.i
+             order by s.i) v;
 
-    -- F and C by slot: whether a logged move names a node of F, or a new move one of C.
+    --    F and C, by slot. A logged move that names a node of F as its node, or as its parent
+    --    while applied, implies a node of C that a new move names (that node did not exist
+    --    before the window, so a logged move created it, or moved it while it did not exist):
+    --    besides C against the new moves' ids, only the parents of the logged moves that were
+    --    skipped (few) are compared with F, and no statement reads all the logged moves.
     undone := v_logged;
-    v_all := exists (select from unnest(l_x || l_p) a(x)
-                       join (select distinct n.x from unnest(n_x) n(x) where not v_before[n.x]) f(x) on f.x = a.x)
-             or exists (select from unnest(n_x || n_p) a(x)
-                          join (select distinct l.x from unnest(l_x) l(x) where not v_before[l.x]) c(x) on c.x = a.x);
+    v_skipped_at := array(select l.k from unnest(l_applied) with ordinality as l(applied, k) where not l.applied);
+    v_all := exists (select from unnest(n_x || n_p) a(x)
+                      where not v_before[a.x]
+                        and (v_moved[a.x] or a.x in (select l_x[k] from unnest(v_skipped_at) k)))
+             or exists (select from unnest(v_skipped_at) k
+                          join unnest(n_x) n(x) on n.x = l_p[k]
+                         where not v_before[n.x]);
     if v_all then
       select array_agg(case when s.before then s.parent else 0 end order by s.i),
              array_agg(case when s.before then s.pos else '' end order by s.i)

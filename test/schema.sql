@@ -1854,7 +1854,7 @@ begin
   -- its tree, their ancestors are most of the tree: the whole tree (one range of the primary
   -- key, at most two rows per name, counted first within that bound) costs less than walks.
   if p_late then
-    select count(k.id) into v_name_count from unnest(v_names) k(id);
+    v_name_count := cardinality(v_names) - cardinality(array_positions(v_names, null));
     select count(*) into v_tree_nodes
       from (select from treesync.nodes n where n.tree = p_tree limit 2 * v_name_count + 1) x;
   end if;

@@ -8,7 +8,8 @@
  * - re-parenting moves of random existing nodes, batches of 1,000 (cycle checks);
  * - late branches: 5,000 and 10,000 moves older than 100,000 logged ones.
  *
- * Sizes are multiplied by BENCH_SCALE. Where it can be read (an embedded Postgres on Linux), the
+ * Sizes are multiplied by BENCH_SCALE; BENCH_LATE_ONLY=1 runs only the late branches (they do
+ * not use the random tree). Where it can be read (an embedded Postgres on Linux), the
  * rows also give Postgres' CPU time (all its processes, bench/process-cpu.ts), which other load on
  * the machine disturbs far less than wall time.
  */
@@ -23,6 +24,14 @@ type Apply = (tree: string, ops: Op[]) => Promise<{ undone: number; skipped: num
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
 
 export async function scaling(db: pg.Pool, apply: Apply, scale: number, progress: (msg: string) => void): Promise<ResultRow[]> {
+  const rows: ResultRow[] = [];
+  if (process.env.BENCH_LATE_ONLY !== '1') rows.push(...(await randomTree(db, apply, scale, progress)));
+  for (const branch of [5_000, 10_000]) rows.push(await lateBranch(db, apply, scale, branch, progress));
+  return rows;
+}
+
+/** The random tree's growth and re-parenting in it. */
+async function randomTree(db: pg.Pool, apply: Apply, scale: number, progress: (msg: string) => void): Promise<ResultRow[]> {
   const rows: ResultRow[] = [];
   const total = Math.max(10_000, Math.round(1_000_000 * scale));
   await db.query(`select treesync.create_tree('random')`);
@@ -73,8 +82,6 @@ export async function scaling(db: pg.Pool, apply: Apply, scale: number, progress
     detail: `${fmt(reparentBatches * 1000)} moves in ${reparentSeconds.toFixed(2)} s, ${fmt(skipped)} skipped as cycles${reparentCpuDetail}`,
   });
   progress(`(e) re-parenting: ${fmt((reparentBatches * 1000) / reparentSeconds)} moves/s`);
-
-  for (const branch of [5_000, 10_000]) rows.push(await lateBranch(db, apply, scale, branch, progress));
   return rows;
 }
 

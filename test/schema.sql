@@ -478,6 +478,8 @@ AS $function$
 declare
   v_oldest_new text collate "C";
   v_late boolean;
+  v_new integer;
+  v_logged integer;
   -- the window's part of the tree (window_nodes): s_* as it is being computed, db_* as stored
   s_id text[];
   s_parent integer[];
@@ -485,6 +487,24 @@ declare
   s_exists boolean[];
   s_born text[] := '{}';
   s_ctid tid[];  -- the address of each loaded node's row
+  v_name_slots integer[];
+  -- the new moves (ts, order key, node and parent as slots), in the order of p_moves
+  n_ts text[];
+  n_pos text[];
+  n_x integer[];
+  n_p integer[];
+  -- (late) the logged moves after the oldest new one, in timestamp order; node, parent and
+  -- old parent as slots (0: none)
+  l_ts text[] := '{}';
+  l_node text[] := '{}';
+  l_parent text[] := '{}';
+  l_old_parent text[] := '{}';
+  l_pos text[] := '{}';
+  l_old_pos text[] := '{}';
+  l_applied boolean[] := '{}';
+  l_x integer[] := '{}';
+  l_p integer[] := '{}';
+  l_op integer[] := '{}';
   -- the creations merged set-based (step 0)
   c_nodes text[] := '{}';
   c_ts text[] := '{}';
@@ -493,10 +513,8 @@ declare
   s_leaf boolean[] := '{}';
   v_all boolean := true;
   v_before boolean[];  -- (late) whether the node existed before the window
-  v_f text[];
-  v_c text[];
-  v_w_node text[];
-  v_w_parent text[];
+  v_moved boolean[];  -- (late) whether an applied logged move moved the node
+  v_skipped_at integer[];  -- (late) the places of the logged moves that were skipped
   db_parent integer[];
   db_pos text[];
   db_exists boolean[];
@@ -555,16 +573,36 @@ begin
     end if;
   end if;
 
-  -- 1. Load what the window can see. A node the window moves that has no child, and under
-  --    which none of its moves puts anything, has no descendants at any point of the window:
-  --    no move of it can close a cycle, so none needs a walk (nor its ancestors loaded).
-  if not v_late then
+  -- 1. Load what the window can see: when late, the logged moves after the oldest new one
+  --    (read once, in timestamp order: one range of the primary key). A node the window moves
+  --    that has no child, and under which none of its moves puts anything, has no descendants
+  --    at any point of the window: no move of it can close a cycle, so none needs a walk (nor
+  --    its ancestors loaded).
+  if v_late then
+    select coalesce(array_agg(l.ts), '{}'), coalesce(array_agg(l.node), '{}'), coalesce(array_agg(l.parent), '{}'),
+           coalesce(array_agg(l.old_parent), '{}'), coalesce(array_agg(l.pos), '{}'),
+           coalesce(array_agg(l.old_pos), '{}'), coalesce(array_agg(l.applied), '{}')
+      into l_ts, l_node, l_parent, l_old_parent, l_pos, l_old_pos, l_applied
+      from (select * from treesync.moves_after(p_tree, v_oldest_new) l order by l.ts) l;
+  else
     v_leaves := treesync.childless(p_tree, array(select m.node from unnest(p_moves) m
                                                  except select m.parent from unnest(p_moves) m));
   end if;
-  select w.ids, w.parents, w.poss, w.present, w.ctids into s_id, s_parent, s_pos, s_exists, s_ctid
-    from treesync.window_nodes(p_tree, p_moves, v_oldest_new, v_late, v_leaves) w;
+  select w.ids, w.parents, w.poss, w.present, w.ctids, w.name_slots
+    into s_id, s_parent, s_pos, s_exists, s_ctid, v_name_slots
+    from treesync.window_nodes(p_tree, p_moves, l_node || l_parent || l_old_parent, v_late, v_leaves) w;
   v_size := cardinality(s_id);
+  v_new := cardinality(p_moves);
+  v_logged := cardinality(l_ts);
+  n_ts := array(select m.ts from unnest(p_moves) m);
+  n_pos := array(select m.pos from unnest(p_moves) m);
+  n_x := v_name_slots[1:v_new];
+  n_p := v_name_slots[v_new + 1:2 * v_new];
+  if v_late then
+    l_x := v_name_slots[2 * v_new + 1:2 * v_new + v_logged];
+    l_p := v_name_slots[2 * v_new + v_logged + 1:2 * v_new + 2 * v_logged];
+    l_op := v_name_slots[2 * v_new + 2 * v_logged + 1:2 * v_new + 3 * v_logged];
+  end if;
   if cardinality(v_leaves) > 0 then
     s_leaf := array(select l.id is not null
                       from unnest(s_id) with ordinality as s(id, i)
@@ -597,36 +635,43 @@ begin
   --    is a node that does not exist yet), and only the other moves go through the loop.
   --    Else every logged move is redone. The undo applies those creations at once; before the
   --    window, a node with s_born did not exist.
+  --
+  --    Everything here is joined by slot (integers; the logged moves' slots came with the
+  --    window), never by id.
   if v_late then
-    select array_agg(case when u.x is null then s.parent when u.old_parent is null then u.p else u.op end order by s.i),
-           array_agg(case when u.x is null then s.pos when u.old_parent is null then u.pos else u.old_pos end order by s.i),
-           array_agg(s.present and u.x is null or u.x is not null order by s.i),
-           array_agg(case when u.old_parent is null then u.ts end order by s.i),
-           array_agg(case when u.x is null then s.present else u.old_parent is not null end order by s.i)
-      into s_parent, s_pos, s_exists, s_born, v_before
-      from unnest(s_parent, s_pos, s_exists) with ordinality as s(parent, pos, present, i)
-      left join (select x.i as x, p.i::integer as p, op.i::integer as op, f.old_parent, f.old_pos, f.pos, f.ts
-                   from (select distinct on (l.node) l.node, l.parent, l.pos, l.old_parent, l.old_pos, l.ts
-                           from (select * from treesync.moves_after(p_tree, v_oldest_new) offset 0) l
-                          where l.applied
-                          order by l.node, l.ts) f
-                   join unnest(s_id) with ordinality as x(id, i) on x.id = f.node
-                   join unnest(s_id) with ordinality as p(id, i) on p.id = f.parent
-                   left join unnest(s_id) with ordinality as op(id, i) on op.id = f.old_parent) u
-        on u.x = s.i;
+    --    (The arrays are aggregated in the order of the subquery: one sort, where ordered
+    --    aggregates each sort on their own before Postgres 16.)
+    select array_agg(v.parent), array_agg(v.pos), array_agg(v.present), array_agg(v.born), array_agg(v.before),
+           array_agg(v.moved)
+      into s_parent, s_pos, s_exists, s_born, v_before, v_moved
+      from (select case when u.x is null then s.parent when u.op = 0 then u.p else u.op end as parent,
+                   case when u.x is null then s.pos when u.op = 0 then u.pos else u.old_pos end as pos,
+                   s.present and u.x is null or u.x is not null as present,
+                   case when u.op = 0 then u.ts end as born,
+                   case when u.x is null then s.present else u.op <> 0 end as before,
+                   u.x is not null as moved
+              from unnest(s_parent, s_pos, s_exists) with ordinality as s(parent, pos, present, i)
+              left join (select distinct on (f.x) f.x, f.p, f.op, f.pos, f.old_pos, f.ts
+                           from unnest(l_x, l_p, l_op, l_pos, l_old_pos, l_ts, l_applied) with ordinality
+                                as f(x, p, op, pos, old_pos, ts, applied, k)
+                          where f.applied
+                          order by f.x, f.k) u
+                on u.x = s.i
+             order by s.i) v;
 
-    -- F and C by slot; the sets are compared by slots_of (hash joins: no join here may become
-    -- a nested loop of window × window).
-    select array_agg(l.node), array_agg(l.parent) into v_w_node, v_w_parent
-      from treesync.moves_after(p_tree, v_oldest_new) l;
-    undone := cardinality(v_w_node);
-    select coalesce(array_agg(u.node) filter (where not v_before[u.x]), '{}') into v_f
-      from unnest(array(select m.node from unnest(p_moves) m),
-                  treesync.slots_of(s_id, array(select m.node from unnest(p_moves) m))) as u(node, x);
-    select coalesce(array_agg(u.node) filter (where not v_before[u.x]), '{}') into v_c
-      from unnest(v_w_node, treesync.slots_of(s_id, v_w_node)) as u(node, x);
-    v_all := 0 < any(treesync.slots_of(v_f, v_w_node || v_w_parent))
-             or 0 < any(treesync.slots_of(v_c, array(select unnest(array[m.node, m.parent]) from unnest(p_moves) m)));
+    --    F and C, by slot. A logged move that names a node of F as its node, or as its parent
+    --    while applied, implies a node of C that a new move names (that node did not exist
+    --    before the window, so a logged move created it, or moved it while it did not exist):
+    --    besides C against the new moves' ids, only the parents of the logged moves that were
+    --    skipped (few) are compared with F, and no statement reads all the logged moves.
+    undone := v_logged;
+    v_skipped_at := array(select l.k from unnest(l_applied) with ordinality as l(applied, k) where not l.applied);
+    v_all := exists (select from unnest(n_x || n_p) a(x)
+                      where not v_before[a.x]
+                        and (v_moved[a.x] or a.x in (select l_x[k] from unnest(v_skipped_at) k)))
+             or exists (select from unnest(v_skipped_at) k
+                          join unnest(n_x) n(x) on n.x = l_p[k]
+                         where not v_before[n.x]);
     if v_all then
       select array_agg(case when s.before then s.parent else 0 end order by s.i),
              array_agg(case when s.before then s.pos else '' end order by s.i)
@@ -637,21 +682,19 @@ begin
     end if;
   end if;
 
-  -- 3. Apply the new moves and redo the undone ones (those 2b did not settle), in timestamp
-  --    order (the model's loop). Each move comes with its node, parent and logged old parent
-  --    as slots.
+  -- 3. Apply the new moves and redo the undone ones (those step 2 did not settle), in
+  --    timestamp order (the model's loop). Each move comes with its node, parent and logged old
+  --    parent as slots.
   for r in
-    select w.ts, x.i::integer as x, p.i::integer as p, w.pos, o.i::integer as old_parent, w.old_pos, w.applied, w.is_new
-      from (select l.ts, l.node, l.parent, l.pos, l.old_parent, l.old_pos, l.applied, false as is_new
-              from treesync.moves_after(p_tree, v_oldest_new) l
-             where v_late and (v_all or l.old_parent is not null)
+    select w.ts, w.x, w.p, w.pos, w.old_parent, w.old_pos, w.applied, w.is_new
+      from (select l.ts, l.x, l.p, l.pos, nullif(l.op, 0) as old_parent, l.old_pos, l.applied, false as is_new
+              from unnest(l_ts, l_x, l_p, l_pos, l_op, l_old_pos, l_applied)
+                   as l(ts, x, p, pos, op, old_pos, applied)
+             where v_all or l.op <> 0
             union all
-            select m.ts, m.node, m.parent, m.pos, null, null, null, true
-              from unnest(p_moves) m) w
-      join unnest(s_id) with ordinality as x(id, i) on x.id = w.node
-      join unnest(s_id) with ordinality as p(id, i) on p.id = w.parent
-      left join unnest(s_id) with ordinality as o(id, i) on o.id = w.old_parent
-     order by w.ts
+            select m.ts, m.x, m.p, m.pos, null, null, null, true
+              from unnest(n_ts, n_x, n_p, n_pos) as m(ts, x, p, pos)) w
+     order by w.ts collate "C"
   loop
     v_old_exists := s_exists[r.x];
     v_old_parent := s_parent[r.x];
@@ -1770,7 +1813,7 @@ AS $function$
   select max(d.depth + (jsonb_typeof(d.v) in ('array', 'object'))::integer) from d
 $function$
 
-CREATE OR REPLACE FUNCTION treesync.window_nodes(p_tree text, p_moves treesync.op[], p_oldest_new text, p_late boolean, p_no_walk text[], OUT ids text[], OUT parents integer[], OUT poss text[], OUT present boolean[], OUT ctids tid[])
+CREATE OR REPLACE FUNCTION treesync.window_nodes(p_tree text, p_moves treesync.op[], p_logged text[], p_late boolean, p_no_walk text[], OUT ids text[], OUT parents integer[], OUT poss text[], OUT present boolean[], OUT ctids tid[], OUT name_slots integer[])
  RETURNS record
  LANGUAGE plpgsql
  SET enable_seqscan TO 'off'
@@ -1781,7 +1824,7 @@ CREATE OR REPLACE FUNCTION treesync.window_nodes(p_tree text, p_moves treesync.o
  SET work_mem TO '64MB'
 AS $function$
 declare
-  v_names text[];
+  v_names text[];  -- with nulls, in the order of name_slots
   v_named text[];
   v_walk_from text[];
   v_more text[];
@@ -1792,6 +1835,7 @@ declare
   v_missing text[];
   v_loaded integer;
   v_tree_nodes bigint;
+  v_name_count bigint;
   d_id text[];
   d_parent text[];
   d_pos text[];
@@ -1802,34 +1846,30 @@ declare
   a_ctid tid[] := '{}';
 begin
   -- The ids the window names, with repeats: the new moves' nodes and parents, and when the
-  -- window is late, also the logged moves' nodes, parents and replaced parents.
-  v_names := array(select x.id
-                     from (select unnest(array[m.node, m.parent]) as id from unnest(p_moves) m
-                           union all
-                           select unnest(array[l.node, l.parent, l.old_parent])
-                             from treesync.moves_after(p_tree, p_oldest_new) l where p_late) x
-                    where x.id is not null);
+  -- window is late, also the logged moves' nodes, parents and replaced parents (p_logged).
+  v_names := array(select m.node from unnest(p_moves) m) || array(select m.parent from unnest(p_moves) m)
+             || p_logged;
 
   -- A late window starts a walk at every id it names. When it names many ids for the size of
   -- its tree, their ancestors are most of the tree: the whole tree (one range of the primary
   -- key, at most two rows per name, counted first within that bound) costs less than walks.
   if p_late then
+    v_name_count := cardinality(v_names) - cardinality(array_positions(v_names, null));
     select count(*) into v_tree_nodes
-      from (select from treesync.nodes n where n.tree = p_tree limit 2 * cardinality(v_names) + 1) x;
+      from (select from treesync.nodes n where n.tree = p_tree limit 2 * v_name_count + 1) x;
   end if;
-  if p_late and v_tree_nodes <= 2 * cardinality(v_names) then
+  if p_late and v_tree_nodes <= 2 * v_name_count then
     select coalesce(array_agg(n.id), '{}'), coalesce(array_agg(n.parent), '{}'), coalesce(array_agg(n.pos), '{}'),
            coalesce(array_agg(n.ctid), '{}')
       into ids, v_parent_ids, poss, ctids
       from treesync.nodes n
      where n.tree = p_tree;
     v_stubs := '{}';  -- every parent is in the tree
-    select coalesce(array_agg(distinct u.id), '{}') into v_missing
-      from unnest(v_names, treesync.slots_of(ids, v_names)) as u(id, x)
-     where u.x = 0;
+    v_missing := array(select k.id from unnest(v_names) k(id) where k.id is not null
+                       except select i from unnest(ids) i);
   else
     select coalesce(array_agg(x.id), '{}') into v_named
-      from (select k.id from unnest(v_names) k(id) group by k.id) x;
+      from (select k.id from unnest(v_names) k(id) where k.id is not null group by k.id) x;
     select coalesce(array_agg(n.id), '{}'), coalesce(array_agg(n.parent), '{}'), coalesce(array_agg(n.pos), '{}'),
            coalesce(array_agg(n.ctid), '{}')
       into d_id, d_parent, d_pos, d_ctid
@@ -1899,6 +1939,7 @@ begin
   ctids := ctids || array_fill(null::tid, array[cardinality(v_stubs) + cardinality(v_missing)]);
   present := array_fill(true, array[v_loaded + cardinality(v_stubs)])
              || array_fill(false, array[cardinality(v_missing)]);
+  name_slots := treesync.slots_of(ids, v_names);
 end
 $function$
 

@@ -73,11 +73,13 @@ function undo(tree: TreeView, window: LoggedMove[]): void {
 
 /** Writes the merge's tree: the nodes whose place changed, many rows per statement. */
 async function writeTree(db: Db, tree: TreeView): Promise<void> {
-  const { inserted, updated, deleted } = tree.changes();
+  const changes = tree.changes();
+  const { inserted, updated, deleted } = changes;
   // In key order: each statement's rows land next to each other in the table's B-tree.
   const byId = (a: [string, ...unknown[]], b: [string, ...unknown[]]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
   await deleteRows(db, 'nodes', 'id', deleted.sort());
   await insertRows(db, 'nodes', ['id', 'parent', 'pos'], [...inserted, ...updated].sort(byId), 'on conflict (id) do update set parent = excluded.parent, pos = excluded.pos');
+  tree.written(changes);
 }
 
 /** Merges new moves (never seen before, any order) into the tree and the log.

@@ -12,7 +12,8 @@
  * every runBound, every rollback), and `of(db)` empties the cache when the count moved since the
  * last merge. Only rows (nodes that exist) are kept, never the absence of one.
  *
- * Bounded: nothing proportional to the tree is kept. At most LIMIT entries; when full, emptied.
+ * Bounded: nothing proportional to the tree is kept. At most LIMIT entries (in two generations
+ * of LIMIT / 2: the older half goes when the newer one fills).
  */
 import type { Db } from './sqlite-db.ts';
 import type { Place } from './tree-view.ts';
@@ -23,7 +24,11 @@ const LIMIT = 50_000;
 const caches = new WeakMap<Db, NodeCache>();
 
 export class NodeCache {
-  private readonly places = new Map<string, Place>();
+  /** Two generations: entries go into `young`; when it is full it becomes `old` and the old one
+   * goes, whole (cheaper than dropping entries one by one from a large Map). A lookup tries
+   * `young` first, so an entry put again shadows its older copy. */
+  private young = new Map<string, Place>();
+  private old = new Map<string, Place>();
   private epoch = -1;
 
   /** The cache of `db`'s replica, emptied when the table may have changed since it was filled. */
@@ -31,24 +36,28 @@ export class NodeCache {
     let cache = caches.get(db);
     if (cache === undefined) caches.set(db, (cache = new NodeCache()));
     if (cache.epoch !== db.epoch) {
-      cache.places.clear();
+      cache.young = new Map();
+      cache.old = new Map();
       cache.epoch = db.epoch;
     }
     return cache;
   }
 
   get(id: string): Place | undefined {
-    return this.places.get(id);
+    return this.young.get(id) ?? this.old.get(id);
   }
 
   /** SQLite holds `id` at `place` now (read, or just written); null: it holds no such node. */
   put(id: string, place: Place | null): void {
-    if (place === null) this.places.delete(id);
-    else {
-      // Full: emptied whole (one lookup per get, no order of entries kept; dropping entries
-      // one by one from a large Map costs more than reading the places again).
-      if (this.places.size >= LIMIT) this.places.clear();
-      this.places.set(id, place);
+    if (place === null) {
+      this.young.delete(id);
+      this.old.delete(id);
+      return;
+    }
+    this.young.set(id, place);
+    if (this.young.size >= LIMIT / 2) {
+      this.old = this.young;
+      this.young = new Map();
     }
   }
 }

@@ -26,8 +26,6 @@ const FIXED: Place = { parent: null, pos: '' };
 /** Keys read per statement: a chunk's ids are bound as one JSON array (one bind, however many
  * keys), so the chunk only bounds the text bound at once. */
 const CHUNK = 5_000;
-/** Steps a cycle check walks in memory before it asks whether the node has children at all. */
-const LEAF_CHECK_AFTER = 8;
 /** Ancestor rows a merge's cycle checks keep (beyond the batch's own rows). */
 const READ_LIMIT = 50_000;
 
@@ -117,30 +115,22 @@ export class TreeView {
    */
   async isAncestorOrSelf(node: string, from: string): Promise<boolean> {
     let at: string | null = from;
-    let steps = 0;
     let leafChecked = false;
     while (at !== null) {
       if (at === node) return true;
       if (at === ROOT || at === TRASH) return false;
-      // A node without children is no one's ancestor. It has none when SQLite holds no row
-      // under it and the merge put nothing under it (a child SQLite holds may have moved away
-      // in the merge: then the walk decides). Asked before the first read, or once the walk is
-      // longer than a few steps in memory (one statement instead of a long walk: most nodes
-      // moved are leaves).
-      if (!leafChecked && steps === LEAF_CHECK_AFTER) {
-        leafChecked = true;
-        if (!this.adopters.has(node) && (await this.db.get('select 1 from nodes where parent = ? limit 1', [node])) === undefined) {
-          return false;
-        }
-      }
-      steps++;
-      let known: Place | null | undefined = this.changed.get(at);
-      if (known === undefined) known = this.stored.get(at);
-      if (known === undefined) known = this.cache.get(at);
+      const known: Place | null | undefined = this.changed.has(at)
+        ? this.changed.get(at)
+        : this.stored.has(at)
+          ? this.stored.get(at)
+          : this.cache.get(at);
       if (known !== undefined) {
         at = known === null ? null : known.parent;
         continue;
       }
+      // Before the first read: a node without children is no one's ancestor. It has none when
+      // SQLite holds no row under it and the merge put nothing under it (a child SQLite holds
+      // may have moved away in the merge: then the walk decides).
       if (!leafChecked) {
         leafChecked = true;
         if (!this.adopters.has(node) && (await this.db.get('select 1 from nodes where parent = ? limit 1', [node])) === undefined) {

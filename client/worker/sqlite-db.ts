@@ -42,12 +42,6 @@ const encoder = new TextEncoder();
 
 export class Db {
   private readonly prepared = new Map<string, number>();
-  /**
-   * Counts the ways rows may have changed that the merge's cache of places (node-cache.ts) does
-   * not see: every exec and runBound (the schema, the snapshot load) and every rollback. The
-   * merge itself keeps the cache true as it writes; a cache filled at another epoch is emptied.
-   */
-  epoch = 0;
   private scratch = 0;
   private scratchBytes = 0;
 
@@ -69,7 +63,6 @@ export class Db {
 
   /** Runs one or more statements without parameters (schema, pragmas, transaction control). */
   async exec(sql: string): Promise<void> {
-    this.epoch++;
     await this.sqlite3.exec(this.handle, sql);
   }
 
@@ -245,7 +238,6 @@ export class Db {
    * when `bind` is called (its bindings are cleared after each run), so a NULL need not be bound.
    */
   async runBound(sql: string, bind: (m: RawModule, stmt: number) => void): Promise<void> {
-    this.epoch++;
     const stmt = await this.statement(sql);
     const m = this.module;
     try {
@@ -266,7 +258,6 @@ export class Db {
       await this.run('commit');
       return result;
     } catch (err) {
-      this.epoch++;
       await this.run('rollback');
       throw err;
     }

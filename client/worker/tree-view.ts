@@ -12,7 +12,6 @@
  * ancestors its cycle checks read, at most READ_LIMIT of those. Never the tree.
  */
 import { ROOT, TRASH } from '../../protocol/ops.ts';
-import { NodeCache } from './node-cache.ts';
 import type { Db } from './sqlite-db.ts';
 
 /** Where a node is: under `parent` (null only for ROOT and TRASH) at order key `pos`. */
@@ -55,12 +54,8 @@ export class TreeView {
    * through the merge's changes). */
   private readonly adopters = new Set<string>();
   private walked = 0;
-  /** Places SQLite holds, kept from merge to merge (node-cache.ts): read before SQLite is. */
-  private readonly cache: NodeCache;
 
-  constructor(private readonly db: Db) {
-    this.cache = NodeCache.of(db);
-  }
+  constructor(private readonly db: Db) {}
 
   /** Reads the places of the given nodes that are not known yet, many keys per statement. */
   async load(ids: Iterable<string>): Promise<void> {
@@ -68,17 +63,13 @@ export class TreeView {
     const missing: string[] = [];
     for (const id of ids) {
       if (this.stored.has(id) || this.changed.has(id) || id === ROOT || id === TRASH) continue;
-      const cached = this.cache.get(id);
-      this.stored.set(id, cached ?? null);
-      if (cached === undefined) missing.push(id);
+      this.stored.set(id, null);
+      missing.push(id);
     }
     for (let i = 0; i < missing.length; i += CHUNK) {
       const chunk = JSON.stringify(missing.slice(i, i + CHUNK));
       for (const row of await this.db.all(LOAD_SQL, [chunk])) {
-        const id = missing[i + (row[0] as number)]!;
-        const place = { parent: row[1] as string | null, pos: row[2] as string };
-        this.stored.set(id, place);
-        this.cache.put(id, place);
+        this.stored.set(missing[i + (row[0] as number)]!, { parent: row[1] as string | null, pos: row[2] as string });
       }
     }
   }
@@ -119,11 +110,7 @@ export class TreeView {
     while (at !== null) {
       if (at === node) return true;
       if (at === ROOT || at === TRASH) return false;
-      const known: Place | null | undefined = this.changed.has(at)
-        ? this.changed.get(at)
-        : this.stored.has(at)
-          ? this.stored.get(at)
-          : this.cache.get(at);
+      const known: Place | null | undefined = this.changed.has(at) ? this.changed.get(at) : this.stored.get(at);
       if (known !== undefined) {
         at = known === null ? null : known.parent;
         continue;
@@ -141,7 +128,6 @@ export class TreeView {
       // ancestors are shared by most walks, so after a few walks most steps are in memory.
       const row = await this.db.get('select parent, pos from nodes where id = ?', [at]);
       const place = row === undefined ? null : { parent: row[0] as string | null, pos: row[1] as string };
-      this.cache.put(at, place);
       if (this.walked < READ_LIMIT) {
         this.stored.set(at, place);
         this.walked++;
@@ -149,13 +135,6 @@ export class TreeView {
       at = place === null ? null : place.parent;
     }
     return false;
-  }
-
-  /** SQLite now holds what changes() said: the cache follows. */
-  written(changes: TreeChanges): void {
-    for (const [id, parent, pos] of changes.inserted) this.cache.put(id, { parent, pos });
-    for (const [id, parent, pos] of changes.updated) this.cache.put(id, { parent, pos });
-    for (const id of changes.deleted) this.cache.put(id, null);
   }
 
   /** What to write so that SQLite holds the merge's tree. */

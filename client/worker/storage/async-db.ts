@@ -67,7 +67,6 @@ export class AsyncDb extends Db {
 
   /** Binding never suspends, so the raw exports bind; the step goes through the API. */
   override async runBound(sql: string, bind: (m: RawModule, stmt: number) => void): Promise<void> {
-    this.epoch++;
     const s = this.sqlite3;
     const stmt = await this.prepare(sql);
     try {

@@ -6,9 +6,10 @@
 import type { Op } from '../protocol/ops.ts';
 import { TreesyncError } from '../protocol/errors.ts';
 import { rpc } from './errors.ts';
+import { packOps } from './packed-ops.ts';
 import type { SpawnedWorker } from './spawn-worker.ts';
 import * as Comlink from 'comlink';
-import type { ApplyResult, BootstrapProgress, BootstrapResult, FieldRow, MoveLogRow, NodeRow, Placement, TrashItem, ValueRow } from './worker-api.ts';
+import type { ApplyResult, WorkerApi, BootstrapProgress, BootstrapResult, FieldRow, MoveLogRow, NodeRow, Placement, TrashItem, ValueRow } from './worker-api.ts';
 import type { StorageKind } from './worker/storage/storage-kind.ts';
 
 export interface Replica {
@@ -60,6 +61,13 @@ export interface StoredReplica extends LocalReplica {
   readonly storage: StorageKind;
 }
 
+/** `apply` through the worker's API: a batch of plain ops as one string (packed-ops.ts), any
+ * other as it is. The same answer and the same errors either way. */
+export function applyOn(api: Pick<WorkerApi, 'apply' | 'applyPacked'>, ops: Op[]): Promise<ApplyResult> {
+  const packed = packOps(ops);
+  return packed === undefined ? api.apply(ops) : api.applyPacked(packed);
+}
+
 export function replicaOf(worker: SpawnedWorker, storage: StorageKind = 'memory'): StoredReplica {
   let closed: Promise<void> | undefined;
   /** The worker's API while open; after close() every call rejects, saying so. */
@@ -69,7 +77,7 @@ export function replicaOf(worker: SpawnedWorker, storage: StorageKind = 'memory'
   };
   return {
     storage,
-    apply: (ops) => rpc(() => api().apply(ops)),
+    apply: (ops) => rpc(() => applyOn(api(), ops)),
     create: (parent, options) => rpc(() => api().create(parent, options)),
     move: (id, parent, options) => rpc(() => api().move(id, parent, options)),
     delete: (id) => rpc(() => api().delete(id)),

@@ -168,6 +168,9 @@ export interface WorkerApi {
   open(options: OpenOptions): Promise<{ storage: StorageKind }>;
   /** treesync.apply_ops on the replica. */
   apply(ops: Op[]): Promise<ApplyResult>;
+  /** `apply` of a batch packed into one string (packed-ops.ts): the same answer and the same
+   * errors, without cloning each op across the boundary. */
+  applyPacked(packed: string): Promise<ApplyResult>;
   /** Replaces the replica's tree with the server's snapshot of `tree`, in one transaction (a
    * cut or bad stream leaves the replica as it was), then records the snapshot's seq. Local ops
    * not yet acknowledged are kept and merged again. `onProgress` (a Comlink.proxy) hears at

@@ -62,11 +62,17 @@ async function storedContent(db: Db, ts: string): Promise<string | undefined> {
  * (the lowest index; repeats in the batch are looked for first, as in SQL).
  */
 export async function newOps(db: Db, batch: BatchOp[]): Promise<BatchOp[]> {
-  const first = new Map<string, BatchOp>();
-  for (const op of batch) {
-    const seen = first.get(op.ts);
-    if (seen === undefined) first.set(op.ts, op);
-    else if (content(seen) !== content(op)) throw conflict(op, 'is repeated in the batch with other content');
+  // A batch whose ts only grow (as the server sends them) repeats none: no map of them needed.
+  let ascending = true;
+  for (let i = 1; i < batch.length && ascending; i++) ascending = batch[i - 1]!.ts < batch[i]!.ts;
+  let first: Map<string, BatchOp> | undefined;
+  if (!ascending) {
+    first = new Map();
+    for (const op of batch) {
+      const seen = first.get(op.ts);
+      if (seen === undefined) first.set(op.ts, op);
+      else if (content(seen) !== content(op)) throw conflict(op, 'is repeated in the batch with other content');
+    }
   }
   // Nothing stored is newer than the newest stored ts (both tables are keyed by ts, so this is
   // two index probes): an op newer than it needs no lookup. Batches arriving in order, the
@@ -77,9 +83,10 @@ export async function newOps(db: Db, batch: BatchOp[]): Promise<BatchOp[]> {
   const newest = (newestRow?.[0] as string | null) ?? '';
   const fresh: BatchOp[] = [];
   for (const op of batch) {
-    const had = first.get(op.ts) === op && op.ts <= newest ? await storedContent(db, op.ts) : undefined;
+    const isFirst = first === undefined || first.get(op.ts) === op;
+    const had = isFirst && op.ts <= newest ? await storedContent(db, op.ts) : undefined;
     if (had === undefined) {
-      if (first.get(op.ts) === op) fresh.push(op);
+      if (isFirst) fresh.push(op);
     } else if (had !== content(op)) throw conflict(op, 'is already stored with other content');
   }
   return fresh;

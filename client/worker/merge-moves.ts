@@ -74,10 +74,11 @@ function undo(tree: TreeView, window: LoggedMove[]): void {
 /** Writes the merge's tree: the nodes whose place changed, many rows per statement. */
 async function writeTree(db: Db, tree: TreeView): Promise<void> {
   const { inserted, updated, deleted } = tree.changes();
-  // In key order: each statement's rows land next to each other in the table's B-tree.
-  const byId = (a: [string, ...unknown[]], b: [string, ...unknown[]]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+  // In the merge's order, not sorted by id: sorting 1,000 rows in JS cost more than the B-tree
+  // saved by getting them in key order (measured, interleaved in one process: 2 to 4% less
+  // CPU for the whole merge without the sort).
   await deleteRows(db, 'nodes', 'id', deleted.sort());
-  await insertRows(db, 'nodes', ['id', 'parent', 'pos'], [...inserted, ...updated].sort(byId), 'on conflict (id) do update set parent = excluded.parent, pos = excluded.pos');
+  await insertRows(db, 'nodes', ['id', 'parent', 'pos'], [...inserted, ...updated], 'on conflict (id) do update set parent = excluded.parent, pos = excluded.pos');
 }
 
 /** Merges new moves (never seen before, any order) into the tree and the log.

@@ -9,6 +9,7 @@ import * as Comlink from 'comlink';
 import { MAX_VALUE_BYTES } from '../../protocol/ops.ts';
 import { TreesyncError } from '../../protocol/errors.ts';
 import { toWireError } from '../errors.ts';
+import { unpackOps } from '../packed-ops.ts';
 import type { FieldRow, MoveLogRow, NodeRow, SyncListener, ValueRow, WorkerApi } from '../worker-api.ts';
 import { applyOps } from './apply-ops.ts';
 import { childrenOf } from './children.ts';
@@ -131,6 +132,7 @@ export function createReplicaService(loadSqlite: LoadSqlite, openStorage?: OpenS
       }),
 
     apply: (ops) => call(() => applyOps(opened(), ops, APPLY_OPTIONS, (batch) => editor().observe(batch))),
+    applyPacked: (packed) => call(() => applyOps(opened(), unpackOps(packed), APPLY_OPTIONS, (batch) => editor().observe(batch))),
 
     bootstrap: (options, onProgress) =>
       call(async () => {

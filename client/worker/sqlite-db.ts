@@ -136,7 +136,9 @@ export class Db {
       const v = params[i]!;
       // Typed binds: the type is known here, nothing is guessed per value.
       if (typeof v === 'string') at += this.bindText(stmt, i + 1, v, at);
-      else if (v === null) m._sqlite3_bind_null(stmt, i + 1);
+      // A NULL is not bound: every parameter is NULL already (a statement starts so, and
+      // collect clears its bindings after each run). The merge's log rows bind two per creation.
+      else if (v === null) continue;
       else if (typeof v === 'number') {
         if ((v | 0) === v) m._sqlite3_bind_int(stmt, i + 1, v);
         else m._sqlite3_bind_double(stmt, i + 1, v);

@@ -6,7 +6,7 @@
 import { afterAll } from 'vitest';
 import { rpc } from '../../client/errors.ts';
 import { spawnWorker } from '../../client/node/spawn-node-worker.ts';
-import type { LocalReplica } from '../../client/replica.ts';
+import { applyOn, type LocalReplica } from '../../client/replica.ts';
 
 export interface ReplicaSource {
   /** A new, empty replica; the one before is gone. */
@@ -25,7 +25,8 @@ export function useWorkerReplicas(): ReplicaSource {
       await rpc(() => api.open({ storage: 'memory' }));
       open = true;
       return {
-        apply: (ops) => rpc(() => api.apply(ops)),
+        // As an app's replica sends a batch: packed where it can be (client/packed-ops.ts).
+        apply: (ops) => rpc(() => applyOn(api, ops)),
         nodes: () => rpc(() => api.nodes()),
         values: () => rpc(() => api.values()),
         fields: () => rpc(() => api.fields()),

@@ -107,7 +107,11 @@ test('push and pull answers carrying F drop the log below F; late ops at or abov
   expect(((await worker.api.dump()).sets as unknown[][]).every((r) => (r[0] as string) >= anchor)).toBe(true);
   expect((await syncState(worker)).frontier).toBe(anchor);
 
-  // The slow replica moves its floor between c's two moves; the server truncates there.
+  // The slow replica moves its floor between c's two moves; the server truncates there. c is
+  // offline meanwhile (awaited in the worker: any request in flight is aborted), so no pull
+  // of its own, after a poke, brings the new F before the one this test makes below.
+  c.setOnline(false);
+  await worker.api.setOnline(false);
   const f = formatTimestamp({ wall: parseTimestamp(ba).wall - 1, counter: 0, replica: 'slow' });
   expect(xa < f && f < ba).toBe(true);
   const pulled = await hold(f);
@@ -119,6 +123,7 @@ test('push and pull answers carrying F drop the log below F; late ops at or abov
   expect(logBefore.some((r) => r.ts === xa)).toBe(true);
 
   // A pull (nothing to push): its answer carries the new F.
+  c.setOnline(true);
   await c.sync();
   expect((await worker.api.moveLog()).map((r) => r.ts)).toEqual(logBefore.filter((r) => r.ts >= f).map((r) => r.ts));
   expect((await syncState(worker)).frontier).toBe(f);

@@ -230,8 +230,10 @@ function progress(msg: string) {
 async function report(rows: ResultRow[], kind: string, version: string) {
   const scale = SCALE !== 1 ? ` Scale ${SCALE}.` : '';
   const upto = UPTO ? ` Migrations up to ${UPTO} only.` : '';
-  const cases = process.env.BENCH_CASES ? ` Parts ${process.env.BENCH_CASES}.` : '';
-  const file = `merge-pg${version.split('.')[0]}${UPTO ? `-upto-${UPTO}` : ''}${SCALE !== 1 ? `-scale-${SCALE}` : ''}`;
+  // A run of the late branches alone writes a file of its own, not over the whole case's.
+  const late = process.env.BENCH_LATE_ONLY === '1' ? '-late' : '';
+  const cases = process.env.BENCH_CASES ? ` Parts ${process.env.BENCH_CASES}${late ? ' (late branches only)' : ''}.` : '';
+  const file = `merge-pg${version.split('.')[0]}${late}${UPTO ? `-upto-${UPTO}` : ''}${SCALE !== 1 ? `-scale-${SCALE}` : ''}`;
   await writeResults(file, [`Machine: ${machine()}; other work was running on it (figures are noisy). Postgres: ${postgres(kind, version)}.${scale}${upto}${cases}`], rows);
 }
 

@@ -4,7 +4,9 @@
 // The merge decides by slot which logged moves keep their outcome without the loop and rewrites
 // only the log entries whose outcome changed (sql/000016-late-branch.sql, docs/merge.md). Each
 // case lands with the tree and the move log of one in-order push of the same operations, and
-// every log entry says what the reference model did with that move.
+// every log entry says what the reference model did with that move. Logged creations of nodes
+// that did not exist before the branch, which step 5 settles, are checked as untouched, named by
+// a new move, the new parent of logged re-parentings, and on the walk of one a late move changes.
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { formatTs, ROOT, TRASH, type MoveOp } from '../../protocol/ops.ts';
@@ -106,6 +108,57 @@ describe('a late branch and the outcomes of the logged moves', () => {
     expect(log.before(logged[1]!.ts).applied).toBe(false);
     expect(log.after(logged[1]!.ts)).toMatchObject({ applied: true, old_parent: null });
     expect(log.after(logged[0]!.ts)).toEqual(log.before(logged[0]!.ts));
+  });
+
+  // Logged creations of nodes that did not exist before the branch, which step 5 settles when no
+  // new move names such a node: (a) named by nothing else, (b) named by a new move (then every
+  // logged move is redone), (c) the new parent of a logged re-parenting, (d) on the walk of a
+  // logged re-parenting whose outcome a late move changes.
+  test('logged creations that nothing else names keep their entries', async () => {
+    const base = [move(1, 'a', 'x', ROOT), move(2, 'a', 'y', ROOT)];
+    const logged = [move(20, 'online', 'n1', ROOT), move(21, 'online', 'n2', 'n1'), move(22, 'online', 'n3', 'x'),
+      move(23, 'online', 'y', 'x', 'b')];
+    const branch = [move(10, 'offline', 'b1', 'x'), move(11, 'offline', 'x', 'y', 'c')];
+    const log = await mergeLate(base, logged, branch);
+    for (const m of logged.slice(0, 3)) expect(log.after(m.ts)).toEqual(log.before(m.ts));
+    expect(log.after(logged[3]!.ts)).toMatchObject({ applied: false, old_parent: ROOT });
+  });
+
+  test('a logged creation that a new move names, before and after it is created', async () => {
+    const base = [move(1, 'a', 'x', ROOT)];
+    const logged = [move(20, 'online', 'n1', 'x'), move(25, 'online', 'n2', 'n1'), move(26, 'online', 'n3', ROOT)];
+    const branch = [move(10, 'offline', 'b1', 'n1'), move(30, 'offline', 'b2', 'n1'), move(31, 'offline', 'n2', 'b2')];
+    const log = await mergeLate(base, logged, branch);
+    for (const m of logged) expect(log.after(m.ts)).toEqual(log.before(m.ts));
+    const { nodes } = await readTree(db, `late-${trees}`);
+    const parentOf = (id: string) => nodes.find((n) => n.id === id)?.parent;
+    expect(parentOf('b1')).toBeUndefined();
+    expect(parentOf('b2')).toBe('n1');
+    expect(parentOf('n2')).toBe('b2');
+  });
+
+  test('a logged creation that logged re-parentings move a node under, before and after it is created', async () => {
+    const base = [move(1, 'a', 'x', ROOT), move(2, 'a', 'y', ROOT)];
+    const logged = [move(19, 'online', 'y', 'n1', 'd'), move(20, 'online', 'n1', ROOT), move(22, 'online', 'x', 'n1', 'b'),
+      move(23, 'online', 'n2', 'y')];
+    const branch = [move(10, 'offline', 'x', 'y', 'c')];
+    const log = await mergeLate(base, logged, branch);
+    expect(log.after(logged[0]!.ts)).toMatchObject({ applied: false, old_parent: ROOT });
+    expect(log.after(logged[1]!.ts)).toEqual(log.before(logged[1]!.ts));
+    expect(log.before(logged[2]!.ts)).toMatchObject({ applied: true, old_parent: ROOT, old_pos: 'a' });
+    expect(log.after(logged[2]!.ts)).toMatchObject({ applied: true, old_parent: 'y', old_pos: 'c' });
+    expect(log.after(logged[3]!.ts)).toEqual(log.before(logged[3]!.ts));
+  });
+
+  test('logged creations on the walk of a logged re-parenting that a late move turns into a cycle', async () => {
+    const base = [move(1, 'a', 'x', ROOT), move(2, 'a', 'y', ROOT)];
+    const logged = [move(20, 'online', 'n1', 'x'), move(21, 'online', 'n2', 'n1'), move(22, 'online', 'y', 'n2', 'b')];
+    const branch = [move(10, 'offline', 'x', 'y', 'c')];
+    const log = await mergeLate(base, logged, branch);
+    expect(log.after(logged[0]!.ts)).toEqual(log.before(logged[0]!.ts));
+    expect(log.after(logged[1]!.ts)).toEqual(log.before(logged[1]!.ts));
+    expect(log.before(logged[2]!.ts).applied).toBe(true);
+    expect(log.after(logged[2]!.ts)).toMatchObject({ applied: false, old_parent: ROOT });
   });
 
   // Few nodes and many re-parentings of them on both sides, so cycles open and close and many

@@ -291,6 +291,9 @@ function mixedBetween(a: string | null, b: string | null): string | null {
     if (list === null) return;
     const key = prefix + formatKey(list);
     if (key.length > MAX_KEY_BYTES || !(a === null || a < key) || !(b === null || key < b)) return;
+    // Nothing fits between a key and itself followed by spaces: such a key would leave the next
+    // insert on that side nowhere to go.
+    if ((b !== null && onlySpacesAfter(key, b)) || (a !== null && onlySpacesAfter(a, key))) return;
     const better =
       best === null ||
       (byPrefix && (prefix.length < bestPrefix || (prefix.length === bestPrefix && key.length < best.length))) ||
@@ -349,6 +352,13 @@ function mixedBetween(a: string | null, b: string | null): string | null {
     }
   }
   return best ?? bytesBetween(lo, b);
+}
+
+/** Whether `longer` is `key` followed by one or more spaces (then no key sorts between them). */
+function onlySpacesAfter(key: string, longer: string): boolean {
+  if (longer.length <= key.length || !longer.startsWith(key)) return false;
+  for (let i = key.length; i < longer.length; i++) if (longer.charCodeAt(i) !== LOW) return false;
+  return true;
 }
 
 /** The key of the integer 0, where appending and prepending start. */

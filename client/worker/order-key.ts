@@ -292,8 +292,9 @@ function mixedBetween(a: string | null, b: string | null): string | null {
     const key = prefix + formatKey(list);
     if (key.length > MAX_KEY_BYTES || !(a === null || a < key) || !(b === null || key < b)) return;
     // Nothing fits between a key and itself followed by spaces: such a key would leave the next
-    // insert on that side nowhere to go.
-    if ((b !== null && onlySpacesAfter(key, b)) || (a !== null && onlySpacesAfter(a, key))) return;
+    // insert below b nowhere to go. (A candidate ends in a byte of the form, never a space, so it
+    // cannot be a followed by spaces.)
+    if (b !== null && onlySpacesAfter(key, b)) return;
     const better =
       best === null ||
       (byPrefix && (prefix.length < bestPrefix || (prefix.length === bestPrefix && key.length < best.length))) ||

@@ -6,7 +6,7 @@
  */
 import * as SQLite from '@journeyapps/wa-sqlite';
 import * as Comlink from 'comlink';
-import { MAX_VALUE_BYTES } from '../../protocol/ops.ts';
+import { MAX_VALUE_BYTES, type Op } from '../../protocol/ops.ts';
 import { TreesyncError } from '../../protocol/errors.ts';
 import { toWireError } from '../errors.ts';
 import { unpackOps } from '../packed-ops.ts';
@@ -91,6 +91,8 @@ export function createReplicaService(loadSqlite: LoadSqlite, openStorage?: OpenS
     if (!edits) throw new Error('the replica is not open');
     return edits;
   };
+  /** A batch from elsewhere merged as `treesync.apply_ops` would, and told to the local edits. */
+  const applyRemote = (ops: Op[]) => applyOps(opened(), ops, APPLY_OPTIONS, (batch) => editor().observe(batch));
   /** Runs a call in turn; errors leave as WireErrors. */
   const call = <T>(task: () => Promise<T>): Promise<T> =>
     queue(task).catch((err: unknown) => {
@@ -131,8 +133,8 @@ export function createReplicaService(loadSqlite: LoadSqlite, openStorage?: OpenS
         return { storage };
       }),
 
-    apply: (ops) => call(() => applyOps(opened(), ops, APPLY_OPTIONS, (batch) => editor().observe(batch))),
-    applyPacked: (packed) => call(() => applyOps(opened(), unpackOps(packed), APPLY_OPTIONS, (batch) => editor().observe(batch))),
+    apply: (ops) => call(() => applyRemote(ops)),
+    applyPacked: (packed) => call(() => applyRemote(unpackOps(packed))),
 
     bootstrap: (options, onProgress) =>
       call(async () => {

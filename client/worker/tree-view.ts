@@ -30,9 +30,10 @@ const READ_LIMIT = 50_000;
 
 /** The keys as one JSON array, each looked up in `nodes` by its key (CROSS JOIN keeps the array
  * the outer loop). A row names its node by its index in the array: the id is the string the
- * merge already holds (no text read back out of SQLite and made a new string). Measured against the keys bound one by one in a VALUES list joined to the
- * table (two interleaved runs): a tenth to a fifth less CPU for a batch's ~2,000 keys. (`id in
- * (…)` was slower than the VALUES list.) */
+ * merge already holds (no text read back out of SQLite and made a new string). Measured against
+ * the keys bound one by one in a VALUES list joined to the table (two interleaved runs): a
+ * tenth to a fifth less CPU for a batch's ~2,000 keys. (`id in (…)` was slower than the VALUES
+ * list.) */
 const LOAD_SQL = `select v.key, n.parent, n.pos from json_each(?) v cross join nodes n on n.id = v.value`;
 
 const same = (a: Place | null, b: Place | null): boolean =>
